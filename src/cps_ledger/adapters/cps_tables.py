@@ -1,0 +1,168 @@
+"""Tables of the CPS domain: promoters, share links, orders and their lines, refunds,
+settlements and payouts. Mutable state lives here; money lives only in the journal."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Index, Integer, PrimaryKeyConstraint, Text, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cps_ledger.adapters.tables import Base, _args, _id, _opt_id
+from cps_ledger.adapters.types import DecimalText, UtcDateTime, text_column
+
+
+class PromoterRow(Base):
+    """A registered promoter (推手), its upline (团长) and tier; the row payouts lock."""
+
+    __tablename__ = "promoters"
+    __table_args__ = _args(PrimaryKeyConstraint("book", "promoter"))
+    book: Mapped[str] = _id()
+    promoter: Mapped[str] = _id()
+    upline: Mapped[str | None] = _opt_id()
+    tier: Mapped[str | None] = _opt_id()
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ShareLinkRow(Base):
+    """A product link a promoter shares in a group; orders are attributed through it."""
+
+    __tablename__ = "share_links"
+    __table_args__ = _args(PrimaryKeyConstraint("book", "link"))
+    book: Mapped[str] = _id()
+    link: Mapped[str] = _id()
+    promoter: Mapped[str] = _id()
+    group_id: Mapped[str | None] = _opt_id()
+    sku: Mapped[str | None] = _opt_id()
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OrderRow(Base):
+    """An attributed order; promoter and upline are snapshotted when it is paid."""
+
+    __tablename__ = "orders"
+    __table_args__ = _args(
+        PrimaryKeyConstraint("book", "order_id"),
+        Index(None, "book", "state", "completed_at"),
+    )
+    book: Mapped[str] = _id()
+    order_id: Mapped[str] = _id()
+    link: Mapped[str] = _id()
+    promoter: Mapped[str] = _id()
+    upline: Mapped[str | None] = _opt_id()
+    state: Mapped[str] = mapped_column(text_column(16))
+    rules_version: Mapped[int] = mapped_column(Integer)
+    paid_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class OrderLineRow(Base):
+    """A line with its commission terms snapshotted and its current per-party targets.
+
+    ``*_minor`` shares are the targets after the refunds so far; the journal holds the same
+    money as postings. ``promoter_settled`` / ``upline_settled`` name the period that moved
+    each party's share to ``available``.
+    """
+
+    __tablename__ = "order_lines"
+    __table_args__ = _args(
+        PrimaryKeyConstraint("book", "order_id", "line"),
+        Index(None, "book", "promoter", "promoter_settled"),
+        Index(None, "book", "upline", "upline_settled"),
+    )
+    book: Mapped[str] = _id()
+    order_id: Mapped[str] = _id()
+    line: Mapped[str] = _id()
+    merchant: Mapped[str] = _id()
+    sku: Mapped[str | None] = _opt_id()
+    category: Mapped[str | None] = _opt_id()
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger)
+    promoter: Mapped[str] = _id()
+    upline: Mapped[str | None] = _opt_id()
+    rule: Mapped[str] = mapped_column(text_column(128))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    rate: Mapped[Decimal] = mapped_column(DecimalText())
+    cap_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    weight_promoter: Mapped[Decimal] = mapped_column(DecimalText())
+    weight_upline: Mapped[Decimal] = mapped_column(DecimalText())
+    weight_platform: Mapped[Decimal] = mapped_column(DecimalText())
+    explanation: Mapped[str] = mapped_column(text_column(512))
+    commission_minor: Mapped[int] = mapped_column(BigInteger)
+    promoter_minor: Mapped[int] = mapped_column(BigInteger)
+    upline_minor: Mapped[int] = mapped_column(BigInteger)
+    platform_minor: Mapped[int] = mapped_column(BigInteger)
+    promoter_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
+    upline_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
+
+
+class RefundLineRow(Base):
+    """What one refund took from one line, and from which stage each share came."""
+
+    __tablename__ = "refund_lines"
+    __table_args__ = _args(
+        PrimaryKeyConstraint("book", "refund_id", "line"),
+        Index(None, "book", "order_id"),
+    )
+    book: Mapped[str] = _id()
+    refund_id: Mapped[str] = _id()
+    line: Mapped[str] = _id()
+    order_id: Mapped[str] = _id()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    commission_delta_minor: Mapped[int] = mapped_column(BigInteger)
+    promoter_delta_minor: Mapped[int] = mapped_column(BigInteger)
+    upline_delta_minor: Mapped[int] = mapped_column(BigInteger)
+    platform_delta_minor: Mapped[int] = mapped_column(BigInteger)
+    promoter_stage: Mapped[str] = mapped_column(text_column(16))
+    upline_stage: Mapped[str] = mapped_column(text_column(16))
+    refunded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SettlementRunRow(Base):
+    """A monthly settlement run; ``completed_at`` is set when every promoter is settled."""
+
+    __tablename__ = "settlement_runs"
+    __table_args__ = _args(PrimaryKeyConstraint("book", "period"))
+    book: Mapped[str] = _id()
+    period: Mapped[str] = mapped_column(text_column(7))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    promoters: Mapped[int] = mapped_column(Integer)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class SettlementRow(Base):
+    """One promoter's settlement in one period: the entry that moved it to available."""
+
+    __tablename__ = "settlements"
+    __table_args__ = _args(PrimaryKeyConstraint("book", "period", "promoter"))
+    book: Mapped[str] = _id()
+    period: Mapped[str] = mapped_column(text_column(7))
+    promoter: Mapped[str] = _id()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    lines: Mapped[int] = mapped_column(Integer)
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid(), nullable=True)
+    settled_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PayoutRow(Base):
+    """A payout request and where it stands: pending, completed or failed."""
+
+    __tablename__ = "payouts"
+    __table_args__ = _args(
+        PrimaryKeyConstraint("book", "request_id"),
+        Index(None, "book", "promoter"),
+    )
+    book: Mapped[str] = _id()
+    request_id: Mapped[str] = _id()
+    promoter: Mapped[str] = _id()
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    tax_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(text_column(16))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    details_json: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,218 @@
+"""The journal on SQL: set-based writes of entries, postings, keys and balance counters."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from cps_ledger.adapters.dialect import add_to_counters, insert_missing
+from cps_ledger.adapters.tables import (
+    BALANCE_SHARDS,
+    AccountBalanceRow,
+    AccountRow,
+    IdempotencyKeyRow,
+    JournalEntryRow,
+    PostingRow,
+    table,
+)
+from cps_ledger.domain.accounts import account_type
+from cps_ledger.domain.entries import Entry
+
+ENTRIES = table(JournalEntryRow)
+POSTINGS = table(PostingRow)
+KEYS = table(IdempotencyKeyRow)
+ACCOUNTS = table(AccountRow)
+BALANCES = table(AccountBalanceRow)
+KEYS_PER_QUERY = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    """An idempotency key as stored: the payload's digest and the original result."""
+
+    digest: str
+    result_json: str
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """A key to store with the entries of the command that used it."""
+
+    key: str
+    digest: str
+    result_json: str
+
+
+class Journal:
+    """Reads and writes one book's journal on one connection (one transaction)."""
+
+    def __init__(self, conn: Connection, book: str) -> None:
+        self.conn = conn
+        self.book = book
+
+    def stored_keys(self, keys: Iterable[str]) -> dict[str, StoredKey]:
+        """The already-stored keys among ``keys``: one query per 500 keys, not one per key."""
+        wanted = sorted(set(keys))
+        found: dict[str, StoredKey] = {}
+        for i in range(0, len(wanted), KEYS_PER_QUERY):
+            chunk = wanted[i : i + KEYS_PER_QUERY]
+            rows = self.conn.execute(
+                select(KEYS.c.key, KEYS.c.digest, KEYS.c.result_json).where(
+                    KEYS.c.book == self.book, KEYS.c.key.in_(chunk)
+                )
+            )
+            for key, digest, result_json in rows:
+                found[key] = StoredKey(digest, result_json)
+        return found
+
+    def append(self, entries: Sequence[Entry], keys: Sequence[KeyRecord]) -> None:
+        """Write entries, their postings, the keys and the balance counters, set-based.
+
+        One multi-row statement per table, whatever the number of entries.
+        """
+        now = datetime.now(UTC)
+        if keys:
+            self.conn.execute(
+                insert(KEYS),
+                [
+                    {
+                        "book": self.book,
+                        "key": k.key,
+                        "digest": k.digest,
+                        "result_json": k.result_json,
+                        "recorded_at": now,
+                    }
+                    for k in keys
+                ],
+            )
+        if not entries:
+            return
+        entry_rows: list[dict[str, Any]] = []
+        posting_rows: list[dict[str, Any]] = []
+        deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for entry in entries:
+            if entry.book != self.book:
+                raise AssertionError(f"entry of book {entry.book!r} in journal of {self.book!r}")
+            entry_rows.append(
+                {
+                    "book": self.book,
+                    "id": entry.id,
+                    "key": entry.key,
+                    "kind": entry.kind,
+                    "effective_at": entry.effective_at,
+                    "recorded_at": now,
+                    "memo": entry.memo,
+                }
+            )
+            for seq, p in enumerate(entry.postings):
+                posting_rows.append(
+                    {
+                        "book": self.book,
+                        "entry_id": entry.id,
+                        "seq": seq,
+                        "account": p.account,
+                        "currency": p.currency,
+                        "amount_minor": p.amount_minor,
+                        "effective_at": entry.effective_at,
+                    }
+                )
+                delta = deltas[(p.account, p.currency)]
+                delta[0] += p.amount_minor
+                delta[1] += 1
+        insert_missing(
+            self.conn,
+            ACCOUNTS,
+            [
+                {
+                    "book": self.book,
+                    "code": account,
+                    "type": account_type(account).value,
+                    "currency": currency,
+                }
+                for account, currency in sorted(deltas)
+            ],
+        )
+        self.conn.execute(insert(ENTRIES), entry_rows)
+        self.conn.execute(insert(POSTINGS), posting_rows)
+        # One shard per transaction: concurrent writers to a hot account (the platform's)
+        # mostly land on different counter rows instead of queueing on one.
+        shard = random.randrange(BALANCE_SHARDS)
+        add_to_counters(
+            self.conn,
+            BALANCES,
+            [
+                {
+                    "book": self.book,
+                    "account": account,
+                    "shard": shard,
+                    "balance_minor": amount,
+                    "postings": count,
+                }
+                for (account, _currency), (amount, count) in deltas.items()
+            ],
+            key=("book", "account", "shard"),
+            increments=("balance_minor", "postings"),
+        )
+
+    def balance(self, account: str, as_of: datetime | None = None) -> int:
+        """Signed (debit-positive) balance: from the counters now, from postings as of a time."""
+        if as_of is None:
+            total = self.conn.execute(
+                select(func.coalesce(func.sum(BALANCES.c.balance_minor), 0)).where(
+                    BALANCES.c.book == self.book, BALANCES.c.account == account
+                )
+            ).scalar_one()
+        else:
+            total = self.conn.execute(
+                select(func.coalesce(func.sum(POSTINGS.c.amount_minor), 0)).where(
+                    POSTINGS.c.book == self.book,
+                    POSTINGS.c.account == account,
+                    POSTINGS.c.effective_at <= as_of,
+                )
+            ).scalar_one()
+        return int(total)
+
+    def balances(self, accounts: Sequence[str]) -> dict[str, int]:
+        """Current signed balances of several accounts in one query; absent ones are 0."""
+        result = dict.fromkeys(accounts, 0)
+        rows = self.conn.execute(
+            select(BALANCES.c.account, func.sum(BALANCES.c.balance_minor))
+            .where(BALANCES.c.book == self.book, BALANCES.c.account.in_(list(accounts)))
+            .group_by(BALANCES.c.account)
+        )
+        for account, total in rows:
+            result[account] = int(total)
+        return result
+
+    def account_totals(self, as_of: datetime | None = None) -> list[tuple[str, str, int]]:
+        """(account, currency, signed balance) for every account of the book."""
+        if as_of is None:
+            query = (
+                select(
+                    ACCOUNTS.c.code,
+                    ACCOUNTS.c.currency,
+                    func.coalesce(func.sum(BALANCES.c.balance_minor), 0),
+                )
+                .select_from(
+                    ACCOUNTS.outerjoin(
+                        BALANCES,
+                        (BALANCES.c.book == ACCOUNTS.c.book)
+                        & (BALANCES.c.account == ACCOUNTS.c.code),
+                    )
+                )
+                .where(ACCOUNTS.c.book == self.book)
+                .group_by(ACCOUNTS.c.code, ACCOUNTS.c.currency)
+            )
+        else:
+            query = (
+                select(POSTINGS.c.account, POSTINGS.c.currency, func.sum(POSTINGS.c.amount_minor))
+                .where(POSTINGS.c.book == self.book, POSTINGS.c.effective_at <= as_of)
+                .group_by(POSTINGS.c.account, POSTINGS.c.currency)
+            )
+        return sorted((str(a), str(c), int(t)) for a, c, t in self.conn.execute(query))

@@ -1,0 +1,1 @@
+"""Use cases, each one database transaction (a unit of work)."""

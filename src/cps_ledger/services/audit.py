@@ -1,0 +1,202 @@
+"""Audit: the invariants of the books, checked in SQL against what is stored.
+
+Returns a typed report instead of raising, so users' tests can assert on each check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, and_, func, select
+
+from cps_ledger.adapters.cps_tables import OrderLineRow
+from cps_ledger.adapters.tables import (
+    AccountBalanceRow,
+    AccountRow,
+    IdempotencyKeyRow,
+    JournalEntryRow,
+    PostingRow,
+    table,
+)
+from cps_ledger.services.books import load_book
+from cps_ledger.services.uow import UnitOfWork, transact
+
+ENTRIES = table(JournalEntryRow)
+POSTINGS = table(PostingRow)
+KEYS = table(IdempotencyKeyRow)
+ACCOUNTS = table(AccountRow)
+BALANCES = table(AccountBalanceRow)
+LINES = table(OrderLineRow)
+EXAMPLES_MAX = 5
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheck:
+    """One invariant: its name, whether it holds, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Every check of a book; ``ok`` only if all of them hold."""
+
+    book: str
+    checks: tuple[AuditCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check held."""
+        return all(c.ok for c in self.checks)
+
+    def failed(self) -> list[AuditCheck]:
+        """The checks that did not hold."""
+        return [c for c in self.checks if not c.ok]
+
+
+def _check(name: str, offenders: Sequence[object], what: str) -> AuditCheck:
+    if not offenders:
+        return AuditCheck(name, True, f"no {what}")
+    shown = ", ".join(str(o) for o in offenders[:EXAMPLES_MAX])
+    return AuditCheck(name, False, f"{len(offenders)} {what}: {shown}")
+
+
+def _unbalanced_entries(conn: Connection, book: str) -> AuditCheck:
+    rows = conn.execute(
+        select(POSTINGS.c.entry_id, POSTINGS.c.currency, func.sum(POSTINGS.c.amount_minor))
+        .where(POSTINGS.c.book == book)
+        .group_by(POSTINGS.c.entry_id, POSTINGS.c.currency)
+        .having(func.sum(POSTINGS.c.amount_minor) != 0)
+    ).all()
+    return _check("entries_balance", [f"{e}:{c}:{s}" for e, c, s in rows], "unbalanced entries")
+
+
+def _short_entries(conn: Connection, book: str) -> AuditCheck:
+    counts = (
+        select(POSTINGS.c.entry_id, func.count().label("n"))
+        .where(POSTINGS.c.book == book)
+        .group_by(POSTINGS.c.entry_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(ENTRIES.c.id)
+        .select_from(ENTRIES.outerjoin(counts, counts.c.entry_id == ENTRIES.c.id))
+        .where(ENTRIES.c.book == book, func.coalesce(counts.c.n, 0) < 2)
+    ).all()
+    return _check("entries_have_two_postings", [r[0] for r in rows], "entries with < 2 postings")
+
+
+def _orphans(conn: Connection, book: str) -> AuditCheck:
+    no_entry = conn.execute(
+        select(POSTINGS.c.entry_id)
+        .select_from(
+            POSTINGS.outerjoin(
+                ENTRIES,
+                and_(ENTRIES.c.book == POSTINGS.c.book, ENTRIES.c.id == POSTINGS.c.entry_id),
+            )
+        )
+        .where(POSTINGS.c.book == book, ENTRIES.c.id.is_(None))
+    ).all()
+    no_account = conn.execute(
+        select(POSTINGS.c.account)
+        .distinct()
+        .select_from(
+            POSTINGS.outerjoin(
+                ACCOUNTS,
+                and_(ACCOUNTS.c.book == POSTINGS.c.book, ACCOUNTS.c.code == POSTINGS.c.account),
+            )
+        )
+        .where(POSTINGS.c.book == book, ACCOUNTS.c.code.is_(None))
+    ).all()
+    offenders = [f"entry {r[0]}" for r in no_entry] + [f"account {r[0]}" for r in no_account]
+    return _check("no_orphan_postings", offenders, "orphan postings")
+
+
+def _unique_keys(conn: Connection, book: str) -> AuditCheck:
+    rows = conn.execute(
+        select(KEYS.c.key).where(KEYS.c.book == book).group_by(KEYS.c.key).having(func.count() > 1)
+    ).all()
+    return _check("idempotency_keys_unique", [r[0] for r in rows], "duplicated keys")
+
+
+def _counters(conn: Connection, book: str) -> AuditCheck:
+    from_postings: dict[str, int] = {
+        str(a): int(t)
+        for a, t in conn.execute(
+            select(POSTINGS.c.account, func.sum(POSTINGS.c.amount_minor))
+            .where(POSTINGS.c.book == book)
+            .group_by(POSTINGS.c.account)
+        )
+    }
+    from_counters: dict[str, int] = {
+        str(a): int(t)
+        for a, t in conn.execute(
+            select(BALANCES.c.account, func.sum(BALANCES.c.balance_minor))
+            .where(BALANCES.c.book == book)
+            .group_by(BALANCES.c.account)
+        )
+    }
+    offenders = [
+        f"{a}: counters {from_counters.get(a, 0)} != postings {from_postings.get(a, 0)}"
+        for a in sorted(set(from_postings) | set(from_counters))
+        if from_counters.get(a, 0) != from_postings.get(a, 0)
+    ]
+    return _check("balances_equal_postings", offenders, "accounts whose balance != postings")
+
+
+def _trial_balance_zero(conn: Connection, book: str) -> AuditCheck:
+    rows = conn.execute(
+        select(POSTINGS.c.currency, func.sum(POSTINGS.c.amount_minor))
+        .where(POSTINGS.c.book == book)
+        .group_by(POSTINGS.c.currency)
+    ).all()
+    return _check(
+        "trial_balance_zero",
+        [f"{c}:{s}" for c, s in rows if int(s) != 0],
+        "currencies not summing to 0",
+    )
+
+
+def _line_shares(conn: Connection, book: str) -> AuditCheck:
+    rows = conn.execute(
+        select(LINES.c.order_id, LINES.c.line).where(
+            LINES.c.book == book,
+            (
+                LINES.c.promoter_minor + LINES.c.upline_minor + LINES.c.platform_minor
+                != LINES.c.commission_minor
+            )
+            | (LINES.c.promoter_minor < 0)
+            | (LINES.c.upline_minor < 0)
+            | (LINES.c.platform_minor < 0)
+            | (LINES.c.refunded_minor > LINES.c.amount_minor),
+        )
+    ).all()
+    return _check(
+        "line_shares_sum_to_commission",
+        [f"{order}/{line}" for order, line in rows],
+        "lines out of shape",
+    )
+
+
+CHECKS: tuple[Callable[[Connection, str], AuditCheck], ...] = (
+    _unbalanced_entries,
+    _short_entries,
+    _orphans,
+    _unique_keys,
+    _counters,
+    _trial_balance_zero,
+    _line_shares,
+)
+
+
+def audit(engine: Engine, book: str) -> AuditReport:
+    """Check every invariant of ``book`` against the stored journal."""
+
+    def work(uow: UnitOfWork) -> AuditReport:
+        load_book(uow.conn, book)
+        return AuditReport(book, tuple(check(uow.conn, book) for check in CHECKS))
+
+    return transact(engine, work, read_only=True)
