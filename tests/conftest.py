@@ -35,7 +35,10 @@ settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 settings.register_profile(
-    "ci", deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], print_blob=True
+    "ci",
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    print_blob=True,
 )
 settings.load_profile("ci" if IN_CI else "default")
 

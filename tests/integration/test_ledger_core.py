@@ -74,7 +74,8 @@ def test_a_replay_with_the_same_payload_returns_the_original_and_writes_nothing(
     first = post_entry(engine, sale(book, "k1", "p1", 1000))
     before = row_counts(engine)
     again = post_entry(engine, sale(book, "k1", "p1", 1000))
-    assert again.replayed and again.entry_id == first.entry_id
+    assert again.replayed
+    assert again.entry_id == first.entry_id
     assert row_counts(engine) == before
     assert account_balance(engine, book, "promoter:p1:estimated").balance_minor == 900
 
@@ -102,14 +103,18 @@ def test_a_batch_is_written_in_one_transaction_and_a_conflict_writes_none_of_it(
     assert account_balance(engine, book, "promoter:p2:estimated").balance_minor == 49 * 90
 
 
-def test_the_same_key_twice_in_one_batch_is_a_replay_of_the_first(engine: Engine, book: str) -> None:
+def test_the_same_key_twice_in_one_batch_is_a_replay_of_the_first(
+    engine: Engine, book: str
+) -> None:
     results = list(post_entries(engine, [sale(book, "k1", "p1", 10), sale(book, "k1", "p1", 10)]))
     assert [r.replayed for r in results] == [False, True]
     assert results[0].entry_id == results[1].entry_id
     assert account_balance(engine, book, "promoter:p1:estimated").balance_minor == 9
 
 
-def test_balances_as_of_a_time_count_only_entries_effective_by_then(engine: Engine, book: str) -> None:
+def test_balances_as_of_a_time_count_only_entries_effective_by_then(
+    engine: Engine, book: str
+) -> None:
     post_entry(engine, sale(book, "k1", "p1", 1000, T0))
     post_entry(engine, sale(book, "k2", "p1", 2000, T0 + timedelta(days=1)))
     acct = "promoter:p1:estimated"
@@ -124,7 +129,8 @@ def test_the_trial_balance_columns_are_equal(engine: Engine, book: str) -> None:
     tb = trial_balance(engine, book)
     assert tb.total_debit_minor == tb.total_credit_minor == sum(100 + i for i in range(30))
     line = next(a for a in tb.accounts if a.account == "platform:fee:estimated")
-    assert line.type == "liability" and line.credit_minor == line.balance_minor > 0
+    assert line.type == "liability"
+    assert line.credit_minor == line.balance_minor > 0
 
 
 def test_audit_passes_on_a_sound_book(engine: Engine, book: str) -> None:

@@ -55,7 +55,11 @@ def post_entries(
     """
     it = iter(entries)
     while batch := list(islice(it, batch_size)):
-        yield from transact(engine, lambda uow, b=batch: _post_batch(uow, b))  # type: ignore[misc]
+
+        def work(uow: UnitOfWork, batch: list[Entry] = batch) -> list[Posted]:
+            return _post_batch(uow, batch)
+
+        yield from transact(engine, work)
 
 
 def _post_batch(uow: UnitOfWork, batch: Sequence[Entry]) -> list[Posted]:

@@ -1,0 +1,292 @@
+"""The state one ingest batch touches, loaded once and changed in memory event by event.
+
+Every handler checks everything first and changes state only when the event is accepted, so
+a rejected event leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Connection
+
+from cps_ledger.adapters import cps_repo as repo
+from cps_ledger.adapters.cps_repo import Promoter, ShareLink
+from cps_ledger.adapters.journal import Journal
+from cps_ledger.domain import orders as lifecycle
+from cps_ledger.domain.accounts import PLATFORM_CASH, merchant_receivable
+from cps_ledger.domain.books import Book, RulesVersion
+from cps_ledger.domain.commission import quote_line, shares_for
+from cps_ledger.domain.entries import Entry, Posting
+from cps_ledger.domain.events import (
+    Event,
+    MerchantPayment,
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaid,
+    PromoterRegistered,
+    Refund,
+    ShareLinkCreated,
+)
+from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
+from cps_ledger.domain.rules import LineContext, RuleSet, build_ruleset
+from cps_ledger.domain.splits import split_policy
+from cps_ledger.errors import (
+    LinkOfAnotherBookError,
+    OrderBeforeLinkError,
+    PaymentExceedsReceivableError,
+    UnknownLinkError,
+    UnknownOrderError,
+    UnknownPromoterError,
+    UplineError,
+)
+from cps_ledger.services.books import load_rules_version
+
+UPLINE_DEPTH_MAX = 1000
+
+
+_compiled_rules: dict[tuple[str, str, int], tuple[RulesVersion, RuleSet]] = {}
+
+
+def _rules(conn: Connection, book: Book) -> tuple[RulesVersion, RuleSet]:
+    # A published version never changes, so it is loaded and compiled once per process,
+    # not once per line or per batch.
+    key = (str(conn.engine.url), book.code, book.rules_version)
+    if key not in _compiled_rules:
+        rules = load_rules_version(conn, book.code, book.rules_version)
+        _compiled_rules[key] = (rules, build_ruleset(rules.rules, rules.version))
+    return _compiled_rules[key]
+
+
+@dataclass
+class BatchState:
+    """Promoters, links, orders and receivables an ingest batch reads or changes."""
+
+    conn: Connection
+    book: Book
+    promoters: dict[str, Promoter]
+    links: dict[str, ShareLink]
+    orders: dict[str, Order]
+    receivables: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self.entries: list[Entry] = []
+        self.new_promoters: list[Promoter] = []
+        self.new_links: list[ShareLink] = []
+        self.new_orders: set[str] = set()
+        self.changed_orders: set[str] = set()
+        self.changed_lines: dict[tuple[str, str], LineState] = {}
+        self.refund_rows: list[tuple[str, str, datetime, RefundedLine]] = []
+
+    @classmethod
+    def load(cls, conn: Connection, book: Book, events: Sequence[Event]) -> BatchState:
+        """Load (and lock, for orders) everything ``events`` may read, one query per table."""
+        promoter_ids: set[str] = set()
+        link_ids: set[str] = set()
+        order_ids: set[str] = set()
+        merchants: set[str] = set()
+        for e in events:
+            match e:
+                case PromoterRegistered():
+                    promoter_ids.add(e.promoter)
+                    if e.upline:
+                        promoter_ids.add(e.upline)
+                case ShareLinkCreated():
+                    promoter_ids.add(e.promoter)
+                    link_ids.add(e.link)
+                case OrderPaid():
+                    link_ids.add(e.link)
+                    order_ids.add(e.order)
+                case OrderCompleted() | OrderCancelled() | Refund():
+                    order_ids.add(e.order)
+                case MerchantPayment():
+                    merchants.add(e.merchant)
+        links = repo.load_links(conn, book.code, link_ids)
+        promoter_ids |= {link.promoter for link in links.values()}
+        promoters = repo.load_promoters(conn, book.code, promoter_ids)
+        # Uplines of link owners: the upline is snapshotted on every order paid.
+        promoters |= repo.load_promoters(
+            conn, book.code, {p.upline for p in promoters.values() if p.upline} - set(promoters)
+        )
+        orders = repo.load_orders(conn, book.code, order_ids, lock=True)
+        accounts = sorted(merchant_receivable(m, estimated=False) for m in merchants)
+        repo.lock_accounts(conn, book.code, accounts)
+        receivables = Journal(conn, book.code).balances(accounts) if accounts else {}
+        return cls(conn, book, promoters, links, orders, receivables)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _post(self, key: str, kind: str, at: datetime, postings: Sequence[Posting]) -> UUID | None:
+        if not postings:
+            return None  # nothing moved (e.g. a commission of 0): no entry, only the key
+        entry = Entry(
+            book=self.book.code, key=key, kind=kind, effective_at=at, postings=tuple(postings)
+        )
+        self.entries.append(entry)
+        for p in postings:
+            if p.account in self.receivables:
+                self.receivables[p.account] += p.amount_minor
+        return entry.id
+
+    def _order(self, order_id: str) -> Order:
+        if (order := self.orders.get(order_id)) is None:
+            raise UnknownOrderError(book=self.book.code, order=order_id)
+        return order
+
+    def _store(self, order: Order) -> None:
+        self.orders[order.order] = order
+        if order.order not in self.new_orders:
+            self.changed_orders.add(order.order)
+
+    # -- handlers -------------------------------------------------------------------------
+
+    def register_promoter(self, e: PromoterRegistered) -> None:
+        """A promoter joins, optionally under an upline that is already registered."""
+        if e.upline is not None:
+            if e.upline == e.promoter:
+                raise UplineError(
+                    book=e.book,
+                    promoter=e.promoter,
+                    upline=e.upline,
+                    reason="a promoter cannot be its own upline",
+                )
+            if e.upline not in self.promoters:
+                raise UplineError(
+                    book=e.book,
+                    promoter=e.promoter,
+                    upline=e.upline,
+                    reason="is not a registered promoter",
+                )
+        promoter = Promoter(e.promoter, e.upline, e.tier, e.at)
+        self.promoters[e.promoter] = promoter
+        self.new_promoters.append(promoter)
+
+    def create_link(self, e: ShareLinkCreated) -> None:
+        """A promoter creates a share link."""
+        if e.promoter not in self.promoters:
+            raise UnknownPromoterError(book=e.book, promoter=e.promoter)
+        link = ShareLink(e.link, e.promoter, e.group, e.sku, e.at)
+        self.links[e.link] = link
+        self.new_links.append(link)
+
+    def pay_order(self, e: OrderPaid, key: str) -> UUID | None:
+        """An order paid through a link: quote each line, accrue every party's share."""
+        link = self.links.get(e.link)
+        if link is None:
+            other = repo.books_of_links(self.conn, [e.link]).get(e.link)
+            if other is not None and other != e.book:
+                raise LinkOfAnotherBookError(book=e.book, link=e.link, link_book=other)
+            raise UnknownLinkError(book=e.book, link=e.link)
+        if e.paid_at < link.created_at:
+            raise OrderBeforeLinkError(
+                order=e.order,
+                link=e.link,
+                paid_at=e.paid_at.isoformat(),
+                link_created_at=link.created_at.isoformat(),
+            )
+        promoter = self.promoters[link.promoter]
+        rules, ruleset = _rules(self.conn, self.book)
+        weights = split_policy(rules.split_policy).weights(
+            fee_rate=rules.fee_rate,
+            upline_rate=rules.upline_rate,
+            has_upline=promoter.upline is not None,
+        )
+        lines = []
+        for ln in e.lines:
+            ctx = LineContext(
+                book=e.book,
+                merchant=ln.merchant,
+                sku=ln.sku,
+                category=ln.category,
+                amount_minor=ln.amount_minor,
+                quantity=ln.quantity,
+                promoter=promoter.promoter,
+                tier=promoter.tier,
+                paid_at=e.paid_at,
+            )
+            terms = quote_line(ruleset, ctx, weights)
+            lines.append(
+                LineState(
+                    ln.line,
+                    ln.merchant,
+                    ln.sku,
+                    ln.category,
+                    ln.quantity,
+                    ln.amount_minor,
+                    terms,
+                    0,
+                    shares_for(terms, ln.amount_minor),
+                )
+            )
+        order = Order(
+            e.order,
+            e.link,
+            promoter.promoter,
+            promoter.upline,
+            OrderState.PAID,
+            rules.version,
+            e.paid_at,
+            None,
+            None,
+            tuple(lines),
+        )
+        postings = lifecycle.accrual(order, self.book.currency)
+        self.orders[e.order] = order
+        self.new_orders.add(e.order)
+        return self._post(key, "order_paid", e.paid_at, postings)
+
+    def complete_order(self, e: OrderCompleted, key: str) -> UUID | None:
+        """The order is past its return window: estimated money becomes earned."""
+        order, postings = lifecycle.complete(self._order(e.order), e.at, self.book.currency)
+        self._store(order)
+        return self._post(key, "order_completed", e.at, postings)
+
+    def cancel_order(self, e: OrderCancelled, key: str) -> UUID | None:
+        """An invalid order, before completion: reverse what remains."""
+        order, postings = lifecycle.cancel(self._order(e.order), e.at, self.book.currency)
+        self._store(order)
+        return self._post(key, "order_cancelled", e.at, postings)
+
+    def refund(self, e: Refund, key: str) -> UUID | None:
+        """A partial or full refund of some lines, from wherever each party's money is."""
+        before = self._order(e.order)
+        order, postings, refunded = lifecycle.refund(
+            before, [(ln.line, ln.amount_minor) for ln in e.lines], self.book.currency
+        )
+        self._store(order)
+        for r in refunded:
+            self.changed_lines[(order.order, r.line)] = order.line(r.line)
+            self.refund_rows.append((e.refund, order.order, e.at, r))
+        return self._post(key, "refund", e.at, postings)
+
+    def merchant_payment(self, e: MerchantPayment, key: str) -> UUID | None:
+        """A merchant pays commission it owes now; more than it owes is refused."""
+        account = merchant_receivable(e.merchant, estimated=False)
+        owed = self.receivables.get(account, 0)
+        if e.amount_minor > owed:
+            raise PaymentExceedsReceivableError(
+                merchant=e.merchant, amount_minor=e.amount_minor, receivable_minor=owed
+            )
+        postings = (
+            Posting(PLATFORM_CASH, e.amount_minor, self.book.currency),
+            Posting(account, -e.amount_minor, self.book.currency),
+        )
+        return self._post(key, "merchant_payment", e.at, postings)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Store every accepted change: one multi-row statement per table."""
+        code = self.book.code
+        repo.insert_promoters(self.conn, code, self.new_promoters)
+        repo.insert_links(self.conn, code, self.new_links)
+        repo.insert_orders(self.conn, code, [self.orders[o] for o in sorted(self.new_orders)])
+        existing = sorted(self.changed_orders - self.new_orders)
+        lines = [
+            (o, ln) for (o, _), ln in sorted(self.changed_lines.items()) if o not in self.new_orders
+        ]
+        repo.update_orders(self.conn, code, [self.orders[o] for o in existing], lines)
+        repo.insert_refund_lines(self.conn, code, self.refund_rows)

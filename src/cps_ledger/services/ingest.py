@@ -1,0 +1,149 @@
+"""Ingest: events in batches, each event its own command, set-based writes per batch.
+
+A batch runs in one transaction. Events are applied in order to an in-memory view of the
+state they touch (loaded with one query per table, the touched orders locked in id order),
+so a later event of the batch sees what an earlier one did. A bad event is rejected with
+its typed error and contributes nothing; the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from itertools import islice
+from typing import Any, Final
+from uuid import UUID
+
+from sqlalchemy import Engine
+
+from cps_ledger.adapters.journal import Journal, KeyRecord
+from cps_ledger.domain.events import (
+    Event,
+    MerchantPayment,
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaid,
+    PromoterRegistered,
+    Refund,
+    ShareLinkCreated,
+    idempotency_key,
+    payload_digest,
+    payload_of,
+)
+from cps_ledger.errors import BadInputError, IdempotencyConflictError, UnknownBookError
+from cps_ledger.services.batch_state import BatchState
+from cps_ledger.services.books import load_book
+from cps_ledger.services.uow import UnitOfWork, transact
+
+EVENTS_PER_TRANSACTION: Final = 1000
+
+
+class Status(StrEnum):
+    """What happened to one event."""
+
+    APPLIED = "applied"
+    REPLAYED = "replayed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one event: its position in the input, its key and status."""
+
+    position: int
+    key: str | None
+    status: Status
+    error: BadInputError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """An event handed to ingest: its position (e.g. line number) and raw JSON, if any."""
+
+    position: int
+    event: Event
+    raw: dict[str, Any] | None = None
+
+
+def ingest(
+    engine: Engine, items: Iterable[Submitted], *, batch_size: int = EVENTS_PER_TRANSACTION
+) -> Iterator[Outcome]:
+    """Apply events in transactions of ``batch_size``, streaming one outcome per event."""
+    it = iter(items)
+    while batch := list(islice(it, batch_size)):
+
+        def work(uow: UnitOfWork, batch: list[Submitted] = batch) -> list[Outcome]:
+            return _apply(uow, batch)
+
+        yield from sorted(transact(engine, work), key=lambda o: o.position)
+
+
+def _apply(uow: UnitOfWork, batch: Sequence[Submitted]) -> list[Outcome]:
+    by_book: dict[str, list[Submitted]] = {}
+    for item in batch:
+        by_book.setdefault(item.event.book, []).append(item)
+    outcomes: list[Outcome] = []
+    for book_code, items in by_book.items():
+        outcomes += _apply_book(uow, book_code, items)
+    uow.commit()
+    return outcomes
+
+
+def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> list[Outcome]:
+    keyed = [(item, idempotency_key(item.event)) for item in items]
+    try:
+        book = load_book(uow.conn, book_code)
+    except UnknownBookError as exc:
+        return [Outcome(item.position, key, Status.REJECTED, exc) for item, key in keyed]
+    journal = Journal(uow.conn, book_code)
+    stored = journal.stored_keys(key for _, key in keyed)
+    state = BatchState.load(
+        uow.conn, book, [item.event for item, key in keyed if key not in stored]
+    )
+    accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
+    keys: list[KeyRecord] = []
+    outcomes: list[Outcome] = []
+    for item, key in keyed:
+        digest = payload_digest(payload_of(item.event, item.raw)).hex()
+        original = stored[key].digest if key in stored else accepted.get(key)
+        if original is not None:
+            if original == digest:
+                outcomes.append(Outcome(item.position, key, Status.REPLAYED))
+            else:
+                conflict = IdempotencyConflictError(book=book_code, key=key)
+                outcomes.append(Outcome(item.position, key, Status.REJECTED, conflict))
+            continue
+        try:
+            entry_id = _handle(state, item.event, key)
+        except BadInputError as exc:
+            outcomes.append(Outcome(item.position, key, Status.REJECTED, exc))
+            continue
+        accepted[key] = digest
+        result = {"entry_id": str(entry_id) if entry_id else None}
+        keys.append(KeyRecord(key, digest, json.dumps(result)))
+        outcomes.append(Outcome(item.position, key, Status.APPLIED))
+    state.write()
+    journal.append(state.entries, keys)
+    return outcomes
+
+
+def _handle(state: BatchState, event: Event, key: str) -> UUID | None:
+    match event:
+        case PromoterRegistered():
+            state.register_promoter(event)
+            return None
+        case ShareLinkCreated():
+            state.create_link(event)
+            return None
+        case OrderPaid():
+            return state.pay_order(event, key)
+        case OrderCompleted():
+            return state.complete_order(event, key)
+        case OrderCancelled():
+            return state.cancel_order(event, key)
+        case Refund():
+            return state.refund(event, key)
+        case MerchantPayment():
+            return state.merchant_payment(event, key)
