@@ -141,13 +141,13 @@ def test_a_campaign_accepts_aware_datetimes_as_well_as_strings() -> None:
 def test_a_campaign_with_a_naive_start_is_refused_naming_the_field() -> None:
     with pytest.raises(NaiveDatetimeError) as caught:
         build_ruleset([DEFAULT, {**CAMPAIGN, "starts_at": "2026-11-11T00:00:00"}], 1)
-    assert caught.value.values["field"] == "rules[1].starts_at"
+    assert caught.value.values["field"] == "rules.1.starts_at"
 
 
 def test_a_campaign_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(InvalidEventError) as caught:
         build_ruleset([{**CAMPAIGN, "ends_at": CAMPAIGN["starts_at"]}], 1)
-    assert caught.value.values["field"] == "rules[0].ends_at"
+    assert caught.value.values["field"] == "rules.0.ends_at"
 
 
 def test_the_cap_of_the_quoting_rule_limits_the_commission() -> None:
@@ -169,15 +169,15 @@ def test_an_unknown_rule_kind_is_refused_with_its_name() -> None:
 @pytest.mark.parametrize(
     ("spec", "error", "field"),
     [
-        ({**DEFAULT, "rate": "1.5"}, InvalidRateError, "rules[0].rate"),
-        ({**DEFAULT, "rate": 0.03}, InvalidRateError, "rules[0].rate"),  # a float
-        ({**DEFAULT, "rate": "three"}, InvalidRateError, "rules[0].rate"),
-        ({**DEFAULT, "cap_minor": -1}, InvalidAmountError, "rules[0].cap_minor"),
-        ({**DEFAULT, "cap_minor": "5000"}, InvalidAmountError, "rules[0].cap_minor"),
-        ({**DEFAULT, "priority": "high"}, InvalidEventError, "rules[0].priority"),
-        ({**DEFAULT, "cap_minr": 5000}, InvalidEventError, "rules[0].cap_minr"),
-        ({"kind": "sku", "priority": 1, "rate": "0.1"}, InvalidEventError, "rules[0].sku"),
-        ({"priority": 1, "rate": "0.1"}, InvalidEventError, "rules[0].kind"),
+        ({**DEFAULT, "rate": "1.5"}, InvalidRateError, "rules.0.rate"),
+        ({**DEFAULT, "rate": 0.03}, InvalidRateError, "rules.0.rate"),  # a float
+        ({**DEFAULT, "rate": "three"}, InvalidRateError, "rules.0.rate"),
+        ({**DEFAULT, "cap_minor": -1}, InvalidAmountError, "rules.0.cap_minor"),
+        ({**DEFAULT, "cap_minor": "5000"}, InvalidAmountError, "rules.0.cap_minor"),
+        ({**DEFAULT, "priority": "high"}, InvalidEventError, "rules.0.priority"),
+        ({**DEFAULT, "cap_minr": 5000}, InvalidEventError, "rules.0.cap_minr"),
+        ({"kind": "sku", "priority": 1, "rate": "0.1"}, InvalidEventError, "rules.0.sku"),
+        ({"priority": 1, "rate": "0.1"}, InvalidEventError, "rules.0.kind"),
     ],
 )
 def test_a_bad_rule_value_is_refused_naming_the_rule_and_field(

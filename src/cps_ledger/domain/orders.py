@@ -149,7 +149,6 @@ def cancel(order: Order, at: datetime, currency: str) -> tuple[Order, tuple[Post
     if order.state is not OrderState.PAID:
         raise OrderStateError(order=order.order, state=order.state.value, action="cancel")
     legs: list[Posting] = []
-    lines = []
     for line in order.lines:
         legs += _legs(
             order,
@@ -158,7 +157,6 @@ def cancel(order: Order, at: datetime, currency: str) -> tuple[Order, tuple[Post
             (Stage.ESTIMATED, Stage.ESTIMATED),
             currency,
         )
-        lines.append(line)
     done = replace(order, state=OrderState.CANCELLED, cancelled_at=at)
     return done, compact(legs)
 

@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from importlib.metadata import entry_points
 from typing import Any, Final, Protocol, runtime_checkable
 
+from cps_ledger.domain import plugins
 from cps_ledger.domain.money import require_amount, require_rate
-from cps_ledger.domain.periods import require_aware
 from cps_ledger.errors import (
     BadInputError,
     InvalidAmountError,
@@ -30,7 +29,7 @@ from cps_ledger.errors import (
 RULES_GROUP: Final = "cps_ledger.rules"
 NO_RULE: Final = "none"
 """The rule name recorded when no rule quotes a line (its rate is 0)."""
-_COMMON_KEYS: Final = frozenset({"kind", "priority", "rate", "cap_minor", "name"})
+COMMON_KEYS: Final = frozenset({"kind", "priority", "rate", "cap_minor", "name"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,130 +127,23 @@ def apply_modifiers(commission_minor: int, modifiers: Sequence[Modifier]) -> int
     return commission_minor
 
 
-# -- built-in kinds ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class MatchRule:
-    """A built-in rule: quotes its fixed rate when ``matches`` holds for the line.
-
-    ``field`` names the :class:`LineContext` attribute compared with ``value``; ``None``
-    means the rule always applies (the ``default`` kind).
-    """
-
-    name: str
-    version: int
-    field: str | None
-    value: str | None
-    fixed: Quote
-
-    def quote(self, ctx: LineContext) -> Quote | None:
-        """The fixed quote if the line's attribute equals the rule's value."""
-        if self.field is None or getattr(ctx, self.field) == self.value:
-            return self.fixed
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRule:
-    """Quotes its rate for lines paid in ``[starts_at, ends_at)``."""
-
-    name: str
-    version: int
-    starts_at: datetime
-    ends_at: datetime
-    fixed: Quote
-
-    def quote(self, ctx: LineContext) -> Quote | None:
-        """The fixed quote if the line was paid inside the half-open window."""
-        return self.fixed if self.starts_at <= ctx.paid_at < self.ends_at else None
-
-
-def _text(spec: Mapping[str, Any], key: str) -> str:
-    value = spec.get(key)
-    if not isinstance(value, str) or not value:
-        raise InvalidEventError(f"{key}={value!r}: must be a non-empty string", field=key)
-    return value
-
-
-def _instant(spec: Mapping[str, Any], key: str) -> datetime:
-    value = spec.get(key)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidEventError(f"{key}={value!r}: not ISO 8601", field=key) from None
-    if not isinstance(value, datetime):
-        raise InvalidEventError(f"{key}={value!r}: must be an ISO 8601 timestamp", field=key)
-    require_aware(value, field=key)  # refuses naive; keep the offset for the rule's name
-    return value
-
-
-def _fixed_quote(spec: Mapping[str, Any], explanation: str) -> Quote:
-    rate = require_rate(spec.get("rate"), field="rate")
-    cap = spec.get("cap_minor")
-    cap_minor = None if cap is None else require_amount(cap, field="cap_minor")
-    return Quote(rate=rate, cap_minor=cap_minor, explanation=f"{explanation} at {rate}")
-
-
-def _check_keys(spec: Mapping[str, Any], kind_keys: frozenset[str]) -> None:
-    # A misspelt key (``cap_minr``) silently ignored would pay the wrong amount.
-    for key in spec:
-        if key not in _COMMON_KEYS | kind_keys:
-            raise InvalidEventError(f"unknown key {key!r} for this rule kind", field=key)
-
-
-def _match_factory(field: str | None) -> RuleFactory:
-    def build(spec: Mapping[str, Any], version: int) -> Rule:
-        _check_keys(spec, frozenset() if field is None else frozenset({field}))
-        value = None if field is None else _text(spec, field)
-        default_name = "default" if value is None else f"{field}:{value}"
-        name = _text(spec, "name") if "name" in spec else default_name
-        return MatchRule(name, version, field, value, _fixed_quote(spec, default_name))
-
-    return build
-
-
-def _campaign(spec: Mapping[str, Any], version: int) -> Rule:
-    _check_keys(spec, frozenset({"starts_at", "ends_at"}))
-    starts_at, ends_at = _instant(spec, "starts_at"), _instant(spec, "ends_at")
-    if not starts_at < ends_at:
-        raise InvalidEventError(f"ends_at={ends_at} must be after starts_at", field="ends_at")
-    window = f"{starts_at.isoformat()}..{ends_at.isoformat()}"
-    name = _text(spec, "name") if "name" in spec else f"campaign:{window}"
-    fixed = _fixed_quote(spec, f"campaign {window}")
-    return CampaignRule(name, version, starts_at, ends_at, fixed)
-
-
-_BUILTIN_KINDS: Final[Mapping[str, RuleFactory]] = {
-    "default": _match_factory(None),
-    "merchant": _match_factory("merchant"),
-    "category": _match_factory("category"),
-    "sku": _match_factory("sku"),
-    "tier": _match_factory("tier"),
-    "campaign": _campaign,
-}
-
-
-@functools.cache
-def _plugin_kinds() -> dict[str, Any]:
-    # Built-ins win over a plug-in of the same name: a package cannot redefine ``default``.
-    return {ep.name: ep for ep in entry_points(group=RULES_GROUP) if ep.name not in _BUILTIN_KINDS}
-
-
 @functools.cache
 def _factory(kind: str) -> RuleFactory:
-    if (builtin := _BUILTIN_KINDS.get(kind)) is not None:
-        return builtin
-    if (ep := _plugin_kinds().get(kind)) is None:
-        raise UnknownRuleKindError(kind=kind)
-    factory: RuleFactory = ep.load()
-    return factory
+    return plugins.resolve(
+        RULES_GROUP, kind, _builtin_kinds(), lambda: UnknownRuleKindError(kind=kind)
+    )
+
+
+def _builtin_kinds() -> Mapping[str, RuleFactory]:
+    # Imported here: the built-in kinds are written against this module's protocol.
+    from cps_ledger.domain.rule_kinds import BUILTIN_KINDS  # noqa: PLC0415  (import cycle)
+
+    return BUILTIN_KINDS
 
 
 def rule_kinds() -> list[str]:
     """Every rule kind that a book may use: the built-ins and the installed plug-ins."""
-    return sorted({*_BUILTIN_KINDS, *_plugin_kinds()})
+    return plugins.names(RULES_GROUP, _builtin_kinds())
 
 
 # -- rule sets ---------------------------------------------------------------------------
@@ -282,9 +174,9 @@ class RuleSet:
 
 
 def _locate(error: BadInputError, index: int) -> BadInputError:
-    """The same error with its field prefixed by ``rules[index].`` so a file can be fixed."""
+    """The same error with its field prefixed by ``rules.{index}.`` so a file can be fixed."""
     values = error.values
-    field = f"rules[{index}].{values['field']}"
+    field = f"rules.{index}.{values['field']}"
     if isinstance(error, InvalidRateError):
         return InvalidRateError(field=field, value=values["value"], reason=values["reason"])
     if isinstance(error, InvalidAmountError):
@@ -313,7 +205,7 @@ def build_ruleset(specs: Sequence[Mapping[str, Any]], version: int) -> RuleSet:
     """Compile rule specs (the book file's ``[[rules]]`` tables) into a :class:`RuleSet`.
 
     Rules are ordered by priority, highest first; ``sorted`` is stable, so equal priorities
-    keep file order. Bad values raise typed errors naming ``rules[i].<field>``.
+    keep file order. Bad values raise typed errors naming ``rules.{i}.<field>``.
     """
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidEventError(f"version={version!r}: must be an integer >= 1", field="version")

@@ -11,9 +11,9 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib.metadata import entry_points
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
+from cps_ledger.domain import plugins
 from cps_ledger.domain.money import require_rate
 from cps_ledger.errors import InvalidRateError, UnknownPolicyError
 
@@ -90,23 +90,14 @@ _BUILTIN_POLICIES: Final[Mapping[str, Callable[[], SplitPolicy]]] = {"standard":
 
 
 @functools.cache
-def _plugin_policies() -> dict[str, Any]:
-    return {
-        ep.name: ep for ep in entry_points(group=SPLITS_GROUP) if ep.name not in _BUILTIN_POLICIES
-    }
-
-
-@functools.cache
 def split_policy(name: str) -> SplitPolicy:
     """The split policy called ``name``: built in or registered by a plug-in."""
-    if (builtin := _BUILTIN_POLICIES.get(name)) is not None:
-        return builtin()
-    if (ep := _plugin_policies().get(name)) is None:
-        raise UnknownPolicyError(group="split", name=name)
-    factory: Callable[[], SplitPolicy] = ep.load()
+    factory = plugins.resolve(
+        SPLITS_GROUP, name, _BUILTIN_POLICIES, lambda: UnknownPolicyError(group="split", name=name)
+    )
     return factory()
 
 
 def split_policy_names() -> list[str]:
     """Every split policy a book may name: the built-ins and the installed plug-ins."""
-    return sorted({*_BUILTIN_POLICIES, *_plugin_policies()})
+    return plugins.names(SPLITS_GROUP, _BUILTIN_POLICIES)

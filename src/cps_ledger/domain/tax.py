@@ -11,9 +11,9 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib.metadata import entry_points
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
+from cps_ledger.domain import plugins
 from cps_ledger.domain.money import require_amount, round_half_up
 from cps_ledger.errors import UnknownPolicyError
 
@@ -101,27 +101,19 @@ _BUILTIN_POLICIES: Final[Mapping[str, Callable[[], WithholdingPolicy]]] = {
 
 
 @functools.cache
-def _plugin_policies() -> dict[str, Any]:
-    return {
-        ep.name: ep
-        for ep in entry_points(group=WITHHOLDING_GROUP)
-        if ep.name not in _BUILTIN_POLICIES
-    }
-
-
-@functools.cache
 def withholding_policy(name: str) -> WithholdingPolicy:
     """The withholding policy called ``name``: built in or registered by a plug-in."""
     # Built-ins resolve without the package's own entry points, so an uninstalled
     # checkout (tests run from src/) behaves the same as an installed one.
-    if (builtin := _BUILTIN_POLICIES.get(name)) is not None:
-        return builtin()
-    if (ep := _plugin_policies().get(name)) is None:
-        raise UnknownPolicyError(group="withholding", name=name)
-    factory: Callable[[], WithholdingPolicy] = ep.load()
+    factory = plugins.resolve(
+        WITHHOLDING_GROUP,
+        name,
+        _BUILTIN_POLICIES,
+        lambda: UnknownPolicyError(group="withholding", name=name),
+    )
     return factory()
 
 
 def withholding_policy_names() -> list[str]:
     """Every withholding policy a book may name: the built-ins and the installed plug-ins."""
-    return sorted({*_BUILTIN_POLICIES, *_plugin_policies()})
+    return plugins.names(WITHHOLDING_GROUP, _BUILTIN_POLICIES)

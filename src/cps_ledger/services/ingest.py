@@ -98,10 +98,10 @@ def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> 
     except UnknownBookError as exc:
         return [Outcome(item.position, key, Status.REJECTED, exc) for item, key in keyed]
     journal = Journal(uow.conn, book_code)
+    # Lock the touched orders before reading the keys: a concurrent batch that completed the
+    # same order has then committed its key too, and this one sees a replay, not a refusal.
+    state = BatchState.load(uow.conn, book, [item.event for item, _ in keyed])
     stored = journal.stored_keys(key for _, key in keyed)
-    state = BatchState.load(
-        uow.conn, book, [item.event for item, key in keyed if key not in stored]
-    )
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
     keys: list[KeyRecord] = []
     outcomes: list[Outcome] = []
