@@ -40,12 +40,17 @@ class OperationalError(CpsLedgerError):
 class InvalidEventError(BadInputError):
     """An event or command does not have the required shape (fields, types, JSON)."""
 
+    field: str | None
+
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
 
 
 class NaiveDatetimeError(BadInputError):
     """A timestamp has no UTC offset; naive datetimes are ambiguous and refused."""
+
+    field: str
+    value: object
 
     def __init__(self, *, field: str, value: object) -> None:
         super().__init__(f"{field}={value!r} has no UTC offset", field=field, value=value)
@@ -54,12 +59,18 @@ class NaiveDatetimeError(BadInputError):
 class InvalidAmountError(BadInputError):
     """An amount is not an integer number of minor units inside the allowed range."""
 
+    field: str
+    value: object
+    reason: str
+
     def __init__(self, *, field: str, value: object, reason: str) -> None:
         super().__init__(f"{field}={value!r}: {reason}", field=field, value=value, reason=reason)
 
 
 class InvalidAccountCodeError(BadInputError):
     """An account code is not one of the chart of accounts' patterns."""
+
+    account: str
 
     def __init__(self, *, account: str) -> None:
         super().__init__(
@@ -70,12 +81,18 @@ class InvalidAccountCodeError(BadInputError):
 class UnknownAccountTypeError(BadInputError):
     """An account type is not asset, liability, revenue, expense or equity."""
 
+    account_type: str
+
     def __init__(self, *, account_type: str) -> None:
         super().__init__(f"unknown account type {account_type!r}", account_type=account_type)
 
 
 class InvalidRateError(BadInputError):
     """A rate or weight is not a decimal in the allowed range."""
+
+    field: str
+    value: object
+    reason: str
 
     def __init__(self, *, field: str, value: object, reason: str) -> None:
         super().__init__(f"{field}={value!r}: {reason}", field=field, value=value, reason=reason)
@@ -84,12 +101,16 @@ class InvalidRateError(BadInputError):
 class InvalidPeriodError(BadInputError):
     """A period is not written YYYY-MM."""
 
+    period: str
+
     def __init__(self, *, period: str) -> None:
         super().__init__(f"period {period!r} is not YYYY-MM", period=period)
 
 
 class BookFileError(BadInputError):
     """A book file is not valid TOML or does not match the book file schema."""
+
+    field: str | None
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message, field=field)
@@ -100,6 +121,10 @@ class BookFileError(BadInputError):
 
 class EntryShapeError(BadInputError):
     """An entry has too few or too many postings."""
+
+    count: int
+    minimum: int
+    maximum: int
 
     def __init__(self, *, count: int, minimum: int, maximum: int) -> None:
         super().__init__(
@@ -113,6 +138,9 @@ class EntryShapeError(BadInputError):
 class UnbalancedEntryError(BadInputError):
     """The postings of an entry do not sum to zero in some currency."""
 
+    currency: str
+    imbalance_minor: int
+
     def __init__(self, *, currency: str, imbalance_minor: int) -> None:
         super().__init__(
             f"postings in {currency} sum to {imbalance_minor}, not 0",
@@ -124,6 +152,10 @@ class UnbalancedEntryError(BadInputError):
 class CurrencyMismatchError(BadInputError):
     """A posting's currency is not the book's currency."""
 
+    book: str
+    expected: str
+    got: str
+
     def __init__(self, *, book: str, expected: str, got: str) -> None:
         super().__init__(
             f"book {book!r} keeps {expected}, not {got}", book=book, expected=expected, got=got
@@ -132,6 +164,9 @@ class CurrencyMismatchError(BadInputError):
 
 class IdempotencyConflictError(BadInputError):
     """An idempotency key was used before with a different payload."""
+
+    book: str
+    key: str
 
     def __init__(self, *, book: str, key: str) -> None:
         super().__init__(
@@ -147,12 +182,17 @@ class IdempotencyConflictError(BadInputError):
 class UnknownBookError(BadInputError):
     """No book has this code."""
 
+    book: str
+
     def __init__(self, *, book: str) -> None:
         super().__init__(f"unknown book {book!r}", book=book)
 
 
 class UnknownPromoterError(BadInputError):
     """No promoter with this id is registered in the book."""
+
+    book: str
+    promoter: str
 
     def __init__(self, *, book: str, promoter: str) -> None:
         super().__init__(
@@ -162,6 +202,11 @@ class UnknownPromoterError(BadInputError):
 
 class UplineError(BadInputError):
     """An upline is unknown, the promoter itself, or would close a cycle."""
+
+    book: str
+    promoter: str
+    upline: str
+    reason: str
 
     def __init__(self, *, book: str, promoter: str, upline: str, reason: str) -> None:
         super().__init__(
@@ -176,12 +221,19 @@ class UplineError(BadInputError):
 class UnknownLinkError(BadInputError):
     """No share link with this id exists in the book."""
 
+    book: str
+    link: str
+
     def __init__(self, *, book: str, link: str) -> None:
         super().__init__(f"unknown share link {link!r} in book {book!r}", book=book, link=link)
 
 
 class LinkOfAnotherBookError(BadInputError):
     """The share link belongs to another book; books never touch each other's accounts."""
+
+    book: str
+    link: str
+    link_book: str
 
     def __init__(self, *, book: str, link: str, link_book: str) -> None:
         super().__init__(
@@ -194,6 +246,11 @@ class LinkOfAnotherBookError(BadInputError):
 
 class OrderBeforeLinkError(BadInputError):
     """An order was paid before the share link that attributes it existed."""
+
+    order: str
+    link: str
+    paid_at: object
+    link_created_at: object
 
     def __init__(self, *, order: str, link: str, paid_at: object, link_created_at: object) -> None:
         super().__init__(
@@ -209,12 +266,18 @@ class OrderBeforeLinkError(BadInputError):
 class UnknownOrderError(BadInputError):
     """No order with this id exists in the book."""
 
+    book: str
+    order: str
+
     def __init__(self, *, book: str, order: str) -> None:
         super().__init__(f"unknown order {order!r} in book {book!r}", book=book, order=order)
 
 
 class UnknownLineError(BadInputError):
     """The order has no line with this id."""
+
+    order: str
+    line: str
 
     def __init__(self, *, order: str, line: str) -> None:
         super().__init__(f"order {order!r} has no line {line!r}", order=order, line=line)
@@ -223,12 +286,19 @@ class UnknownLineError(BadInputError):
 class DuplicateLineError(BadInputError):
     """A line id appears twice in one order or one refund."""
 
+    order: str
+    line: str
+
     def __init__(self, *, order: str, line: str) -> None:
         super().__init__(f"line {line!r} appears twice in {order!r}", order=order, line=line)
 
 
 class OrderStateError(BadInputError):
     """The order's state does not allow this step (cancel after completion, and so on)."""
+
+    order: str
+    state: str
+    action: str
 
     def __init__(self, *, order: str, state: str, action: str) -> None:
         super().__init__(
@@ -241,6 +311,11 @@ class OrderStateError(BadInputError):
 
 class RefundExceedsBaseError(BadInputError):
     """A refund would take back more than the line's remaining base; nothing was written."""
+
+    order: str
+    line: str
+    requested_minor: int
+    remaining_minor: int
 
     def __init__(
         self, *, order: str, line: str, requested_minor: int, remaining_minor: int
@@ -257,12 +332,17 @@ class RefundExceedsBaseError(BadInputError):
 class UnknownRuleKindError(BadInputError):
     """A rule kind is neither built in nor registered through the entry-point group."""
 
+    kind: str
+
     def __init__(self, *, kind: str) -> None:
         super().__init__(f"unknown rule kind {kind!r}", kind=kind)
 
 
 class UnknownPolicyError(BadInputError):
     """A split or withholding policy name is not registered."""
+
+    group: str
+    name: str
 
     def __init__(self, *, group: str, name: str) -> None:
         super().__init__(f"no {group} policy named {name!r}", group=group, name=name)
@@ -274,6 +354,10 @@ class UnknownPolicyError(BadInputError):
 class SettlementOrderError(BadInputError):
     """A period before the last settled one was asked for, or one that has not ended."""
 
+    book: str
+    period: str
+    reason: str
+
     def __init__(self, *, book: str, period: str, reason: str) -> None:
         super().__init__(
             f"cannot settle {book!r} {period}: {reason}", book=book, period=period, reason=reason
@@ -282,6 +366,9 @@ class SettlementOrderError(BadInputError):
 
 class PayoutBelowMinimumError(BadInputError):
     """A payout request is below the book's payout minimum."""
+
+    amount_minor: int
+    minimum_minor: int
 
     def __init__(self, *, amount_minor: int, minimum_minor: int) -> None:
         super().__init__(
@@ -293,6 +380,10 @@ class PayoutBelowMinimumError(BadInputError):
 
 class InsufficientAvailableError(BadInputError):
     """A payout request exceeds the promoter's available balance."""
+
+    promoter: str
+    amount_minor: int
+    available_minor: int
 
     def __init__(self, *, promoter: str, amount_minor: int, available_minor: int) -> None:
         super().__init__(
@@ -306,6 +397,9 @@ class InsufficientAvailableError(BadInputError):
 class UnknownPayoutError(BadInputError):
     """No payout request has this id in the book."""
 
+    book: str
+    request_id: str
+
     def __init__(self, *, book: str, request_id: str) -> None:
         super().__init__(
             f"unknown payout request {request_id!r} in book {book!r}",
@@ -316,6 +410,10 @@ class UnknownPayoutError(BadInputError):
 
 class PayoutStateError(BadInputError):
     """The payout's state does not allow this step (fail after complete, and so on)."""
+
+    request_id: str
+    state: str
+    action: str
 
     def __init__(self, *, request_id: str, state: str, action: str) -> None:
         super().__init__(
@@ -328,6 +426,10 @@ class PayoutStateError(BadInputError):
 
 class PaymentExceedsReceivableError(BadInputError):
     """A merchant payment is larger than what the merchant owes now."""
+
+    merchant: str
+    amount_minor: int
+    receivable_minor: int
 
     def __init__(self, *, merchant: str, amount_minor: int, receivable_minor: int) -> None:
         super().__init__(
@@ -344,12 +446,18 @@ class PaymentExceedsReceivableError(BadInputError):
 class DatabaseUnavailableError(OperationalError):
     """The database could not be reached or refused the connection."""
 
+    url: str
+    reason: str
+
     def __init__(self, *, url: str, reason: str) -> None:
         super().__init__(f"cannot reach database {url}: {reason}", url=url, reason=reason)
 
 
 class ContentionError(OperationalError):
     """Deadlocks or serialization failures persisted past the bounded number of retries."""
+
+    attempts: int
+    reason: str
 
     def __init__(self, *, attempts: int, reason: str) -> None:
         super().__init__(
@@ -359,6 +467,8 @@ class ContentionError(OperationalError):
 
 class SchemaNotReadyError(OperationalError):
     """The database has not been migrated to the version this library needs."""
+
+    url: str
 
     def __init__(self, *, url: str) -> None:
         super().__init__(f"database {url} is not migrated; run `cps-ledger db upgrade`", url=url)
