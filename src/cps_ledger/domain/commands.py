@@ -109,6 +109,8 @@ class PostingSpec(LedgerModel):
 
     account: AccountCode
     amount_minor: SignedAmount
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    """ISO 4217 code; the book's currency when omitted."""
 
 
 class PostEntry(LedgerModel):

@@ -15,7 +15,8 @@ from sqlalchemy import Engine
 
 from cps_ledger.adapters.journal import Journal, KeyRecord
 from cps_ledger.domain.accounts import AccountType, account_type, to_normal
-from cps_ledger.domain.entries import Entry
+from cps_ledger.domain.commands import PostEntry
+from cps_ledger.domain.entries import Entry, Posting
 from cps_ledger.domain.periods import require_aware
 from cps_ledger.errors import CurrencyMismatchError, IdempotencyConflictError
 from cps_ledger.services.books import load_book
@@ -100,6 +101,34 @@ def _post_batch(uow: UnitOfWork, batch: Sequence[Entry]) -> list[Posted]:
         )
     uow.commit()
     return results
+
+
+def post_commands(engine: Engine, commands: Iterable[PostEntry]) -> Iterator[Posted]:
+    """Post generic :class:`PostEntry` commands; a posting without currency uses the book's."""
+    currencies: dict[str, str] = {}
+
+    def currency_of(book: str) -> str:
+        if book not in currencies:
+            currencies[book] = transact(
+                engine, lambda uow: load_book(uow.conn, book).currency, read_only=True
+            )
+        return currencies[book]
+
+    def to_entry(cmd: PostEntry) -> Entry:
+        postings = tuple(
+            Posting(p.account, p.amount_minor, p.currency or currency_of(cmd.book))
+            for p in cmd.postings
+        )
+        return Entry(
+            book=cmd.book,
+            key=cmd.key,
+            kind=cmd.kind,
+            effective_at=cmd.effective_at,
+            postings=postings,
+            memo=cmd.memo,
+        )
+
+    return post_entries(engine, (to_entry(cmd) for cmd in commands))
 
 
 def post_entry(engine: Engine, entry: Entry) -> Posted:
