@@ -127,6 +127,7 @@ def test_a_ledger_entry_command_keeps_signed_postings() -> None:
     assert entry.payload()["postings"][1] == {
         "account": "platform:fee_revenue",
         "amount_minor": -100,
+        "currency": None,
     }
 
 
