@@ -209,6 +209,7 @@ def upgrade() -> None:
         mysql_collate="utf8mb4_bin",
         mysql_engine="InnoDB",
     )
+    op.create_index(op.f("ix_orders_book_paid_at"), "orders", ["book", "paid_at"], unique=False)
     op.create_index(
         op.f("ix_orders_book_state_completed_at"),
         "orders",
@@ -370,6 +371,7 @@ def downgrade() -> None:
 
     op.drop_table("payouts")
     op.drop_index(op.f("ix_orders_book_state_completed_at"), table_name="orders")
+    op.drop_index(op.f("ix_orders_book_paid_at"), table_name="orders")
 
     op.drop_table("orders")
     op.drop_index(op.f("ix_order_lines_book_upline_upline_settled"), table_name="order_lines")

@@ -46,6 +46,7 @@ class OrderRow(Base):
     __table_args__ = _args(
         PrimaryKeyConstraint("book", "order_id"),
         Index(None, "book", "state", "completed_at"),
+        Index(None, "book", "paid_at"),
     )
     book: Mapped[str] = _id()
     order_id: Mapped[str] = _id()
