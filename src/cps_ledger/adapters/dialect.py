@@ -1,33 +1,57 @@
-"""The few statements whose SQL differs per dialect: upserts and insert-if-missing."""
+"""The few statements whose SQL differs per dialect: upserts, insert-if-missing, bulk insert.
+
+Each statement is built once per table and run as an ``executemany``: SQLAlchemy then
+compiles it once and caches it, and the drivers batch the rows (PyMySQL rewrites it into
+multi-row INSERTs, psycopg pipelines it, sqlite3 loops in C). Building a ``VALUES`` list of
+literal rows instead cost a fresh compilation per batch: half the posting time (see
+docs/performance.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Insert, Table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 ROWS_PER_STATEMENT: Final = {"postgresql": 2000, "mysql": 2000, "mariadb": 2000, "sqlite": 400}
 """Rows per multi-row statement, under each driver's bound-parameter limit."""
 
 
-def _chunks(rows: Sequence[Mapping[str, Any]], size: int) -> list[Sequence[Mapping[str, Any]]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
+@cache
+def _insert_missing(dialect: str, table: Table) -> Insert:
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect in ("mysql", "mariadb"):
+        return mysql.insert(table).prefix_with("IGNORE")
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@cache
+def _upsert_adding(
+    dialect: str, table: Table, key: tuple[str, ...], increments: tuple[str, ...]
+) -> Insert:
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=list(key), set_={c: table.c[c] + pg.excluded[c] for c in increments}
+        )
+    if dialect in ("mysql", "mariadb"):
+        my = mysql.insert(table)
+        return my.on_duplicate_key_update({c: table.c[c] + my.inserted[c] for c in increments})
+    lite = sqlite.insert(table)
+    return lite.on_conflict_do_update(
+        index_elements=list(key), set_={c: table.c[c] + lite.excluded[c] for c in increments}
+    )
 
 
 def insert_missing(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows``, skipping those whose primary key exists already."""
-    if not rows:
-        return
-    name = conn.dialect.name
-    for chunk in _chunks(rows, ROWS_PER_STATEMENT.get(name, 400)):
-        if name == "postgresql":
-            conn.execute(postgresql.insert(table).values(list(chunk)).on_conflict_do_nothing())
-        elif name in ("mysql", "mariadb"):
-            conn.execute(mysql.insert(table).values(list(chunk)).prefix_with("IGNORE"))
-        else:
-            conn.execute(sqlite.insert(table).values(list(chunk)).on_conflict_do_nothing())
+    if rows:
+        conn.execute(_insert_missing(conn.dialect.name, table), list(rows))
 
 
 def add_to_counters(
@@ -41,31 +65,34 @@ def add_to_counters(
     """Insert ``rows`` or add their ``increments`` columns to the existing rows.
 
     Rows are written in key order so that concurrent transactions lock them in the same
-    order and cannot deadlock on each other.
+    order and cannot deadlock on each other (the drivers keep the order of executemany).
     """
     if not rows:
         return
     ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
-    name = conn.dialect.name
-    for chunk in _chunks(ordered, ROWS_PER_STATEMENT.get(name, 400)):
-        if name == "postgresql":
-            pg = postgresql.insert(table).values(list(chunk))
-            conn.execute(
-                pg.on_conflict_do_update(
-                    index_elements=list(key),
-                    set_={c: table.c[c] + pg.excluded[c] for c in increments},
-                )
-            )
-        elif name in ("mysql", "mariadb"):
-            my = mysql.insert(table).values(list(chunk))
-            conn.execute(
-                my.on_duplicate_key_update({c: table.c[c] + my.inserted[c] for c in increments})
-            )
-        else:
-            lite = sqlite.insert(table).values(list(chunk))
-            conn.execute(
-                lite.on_conflict_do_update(
-                    index_elements=list(key),
-                    set_={c: table.c[c] + lite.excluded[c] for c in increments},
-                )
-            )
+    conn.execute(_upsert_adding(conn.dialect.name, table, tuple(key), tuple(increments)), ordered)
+
+
+def copy_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """PostgreSQL only: append rows (tuples in column order, values as stored) by COPY.
+
+    COPY runs on the connection's own transaction, so it commits or rolls back with the
+    rest of the unit of work; it is the fastest insert path PostgreSQL has.
+    """
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c.name) for c in table.columns)
+    statement = f"COPY {quote(table.name)} ({cols}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise DisconnectionError("the connection was closed inside a unit of work")
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        # Raw driver errors must look like every other statement's: a duplicate key from a
+        # concurrent writer is an IntegrityError that the unit of work retries as a replay.
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc

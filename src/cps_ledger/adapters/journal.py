@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from cps_ledger.adapters.dialect import add_to_counters, insert_missing
+from cps_ledger.adapters.dialect import add_to_counters, copy_rows, insert_missing
 from cps_ledger.adapters.tables import (
     BALANCE_SHARDS,
     AccountBalanceRow,
@@ -49,6 +49,20 @@ class KeyRecord:
     result_json: str
 
 
+def _dicts(
+    tbl: Any, rows: list[tuple[Any, ...]], utc_columns: tuple[int, ...]
+) -> list[dict[str, Any]]:
+    """Rows as parameter dicts, their naive-UTC datetimes made aware again for UtcDateTime."""
+    names = [c.name for c in tbl.columns]
+    out = []
+    for row in rows:
+        values = list(row)
+        for i in utc_columns:
+            values[i] = values[i].replace(tzinfo=UTC)
+        out.append(dict(zip(names, values, strict=True)))
+    return out
+
+
 class Journal:
     """Reads and writes one book's journal on one connection (one transaction)."""
 
@@ -77,7 +91,15 @@ class Journal:
         One multi-row statement per table, whatever the number of entries.
         """
         now = datetime.now(UTC)
-        if keys:
+        # PostgreSQL takes the append-only rows by COPY (values as stored: naive UTC, as
+        # UtcDateTime would bind them); the others by a cached executemany.
+        copy = self.conn.dialect.name == "postgresql"
+        stamp = now.replace(tzinfo=None)
+        if keys and copy:
+            copy_rows(
+                self.conn, KEYS, [(self.book, k.key, k.digest, k.result_json, stamp) for k in keys]
+            )
+        elif keys:
             self.conn.execute(
                 insert(KEYS),
                 [
@@ -93,34 +115,19 @@ class Journal:
             )
         if not entries:
             return
-        entry_rows: list[dict[str, Any]] = []
-        posting_rows: list[dict[str, Any]] = []
+        entry_rows: list[tuple[Any, ...]] = []
+        posting_rows: list[tuple[Any, ...]] = []
         deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        book = self.book
         for entry in entries:
-            if entry.book != self.book:
-                raise AssertionError(f"entry of book {entry.book!r} in journal of {self.book!r}")
-            entry_rows.append(
-                {
-                    "book": self.book,
-                    "id": entry.id,
-                    "key": entry.key,
-                    "kind": entry.kind,
-                    "effective_at": entry.effective_at,
-                    "recorded_at": now,
-                    "memo": entry.memo,
-                }
-            )
+            if entry.book != book:
+                raise AssertionError(f"entry of book {entry.book!r} in journal of {book!r}")
+            # Entry guarantees an aware effective_at in UTC; stored naive, like UtcDateTime.
+            at = entry.effective_at.astimezone(UTC).replace(tzinfo=None)
+            entry_rows.append((book, entry.id, entry.key, entry.kind, at, stamp, entry.memo))
             for seq, p in enumerate(entry.postings):
                 posting_rows.append(
-                    {
-                        "book": self.book,
-                        "entry_id": entry.id,
-                        "seq": seq,
-                        "account": p.account,
-                        "currency": p.currency,
-                        "amount_minor": p.amount_minor,
-                        "effective_at": entry.effective_at,
-                    }
+                    (book, entry.id, seq, p.account, p.currency, p.amount_minor, at)
                 )
                 delta = deltas[(p.account, p.currency)]
                 delta[0] += p.amount_minor
@@ -138,8 +145,12 @@ class Journal:
                 for account, currency in sorted(deltas)
             ],
         )
-        self.conn.execute(insert(ENTRIES), entry_rows)
-        self.conn.execute(insert(POSTINGS), posting_rows)
+        if copy:
+            copy_rows(self.conn, ENTRIES, entry_rows)
+            copy_rows(self.conn, POSTINGS, posting_rows)
+        else:
+            self.conn.execute(insert(ENTRIES), _dicts(ENTRIES, entry_rows, (4, 5)))
+            self.conn.execute(insert(POSTINGS), _dicts(POSTINGS, posting_rows, (6,)))
         # One shard per transaction: concurrent writers to a hot account (the platform's)
         # mostly land on different counter rows instead of queueing on one.
         shard = random.randrange(BALANCE_SHARDS)

@@ -1,0 +1,134 @@
+"""``python -m bench``: run the workloads on each database, print and save the figures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from bench.common import Context, Figure, SkippedError, Target, new_book
+from bench.data import four_posting_entries
+from bench.report import table, write_json
+from bench.workloads import WORKLOADS
+from cps_ledger.adapters.engine import make_engine
+from cps_ledger.adapters.schema import upgrade
+from cps_ledger.services.ledger import post_entries
+from cps_ledger.testing.databases import ServerUnavailableError, temporary_database
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--sqlite-url", help="default: a SQLite file in a temporary directory")
+    p.add_argument("--postgres-url", help="default: a fresh database on the local server")
+    p.add_argument("--mariadb-url", help="default: a fresh database on the local server")
+    p.add_argument("--backends", default="sqlite,postgresql,mariadb")
+    p.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="repeatable")
+    p.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
+    p.add_argument("--seed", type=int, default=7)
+    return p
+
+
+@contextmanager
+def _target(backend: str, given: str | None) -> Iterator[Target]:
+    if given:
+        engine = make_engine(given)
+        upgrade(engine)
+        engine.dispose()
+        yield Target(backend, given)
+    elif backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="cps-bench-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+            engine = make_engine(url)
+            upgrade(engine)
+            engine.dispose()
+            yield Target(backend, url)
+    else:
+        with temporary_database(backend) as server_url:
+            yield Target(backend, server_url.render_as_string(hide_password=False))
+
+
+def warmed_up(url: str, seed: int) -> Engine:
+    """An engine on ``url`` after a small warm-up load and, on PostgreSQL, ANALYZE.
+
+    A fresh PostgreSQL database plans the postings' foreign-key checks on empty tables
+    (sequential scans) until statistics exist, which made posting 4x slower; production
+    databases have statistics (autovacuum), so the bench measures that steady state.
+    """
+    engine = make_engine(url)
+    for _ in post_entries(engine, four_posting_entries(new_book(engine, "warm"), 2000, seed=seed)):
+        pass
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        engine.dispose()  # the foreign-key plans are cached per server session
+    return engine
+
+
+def run(
+    backends: list[str],
+    urls: dict[str, str | None],
+    names: list[str],
+    *,
+    scale: float,
+    seed: int,
+    say: Callable[[str], None] = print,
+) -> tuple[list[Figure], list[tuple[str, str, str]]]:
+    """Run ``names`` on each backend; figures and (workload, backend, reason) skips."""
+    figures: list[Figure] = []
+    skipped: list[tuple[str, str, str]] = []
+    for backend in backends:
+        with ExitStack() as stack:
+            try:
+                target = stack.enter_context(_target(backend, urls.get(backend)))
+            except ServerUnavailableError as exc:
+                skipped += [(n, backend, f"server unavailable: {exc}") for n in names]
+                continue
+            engine = warmed_up(target.url, seed)
+            for name in names:
+                workload, backends_ok = WORKLOADS[name]
+                if backend not in backends_ok:
+                    continue
+                say(f"[bench] {name} on {backend} …")
+                ctx = Context(target, engine, scale, seed)
+                try:
+                    workload(ctx)
+                except SkippedError as exc:
+                    skipped.append((name, backend, str(exc)))
+                except Exception as exc:  # one failing workload must not end the run
+                    traceback.print_exc()
+                    skipped.append((name, backend, f"failed: {type(exc).__name__}: {exc}"))
+                figures += ctx.figures
+            engine.dispose()
+    return figures, skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; always exits 0 (benchmarks report, they never fail)."""
+    args = _parser().parse_args(argv)
+    started = datetime.now(UTC).isoformat()
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    urls = {"sqlite": args.sqlite_url, "postgresql": args.postgres_url, "mariadb": args.mariadb_url}
+    names = args.only or list(WORKLOADS)
+    figures, skipped = run(backends, urls, names, scale=args.scale, seed=args.seed)
+    print(table(figures, skipped))
+    meta = {
+        "started_at": started,
+        "scale": args.scale,
+        "seed": args.seed,
+        "cpus": os.cpu_count(),
+        "argv": sys.argv[1:] if argv is None else argv,
+    }
+    print(f"\nwritten: {write_json(figures, skipped, meta)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Workload 7: balances now and as of a past time (p50/p99), trial balance, audit."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import timedelta
+
+from bench.common import Context, new_book, rate, stopwatch
+from bench.data import T0, four_posting_entries
+from cps_ledger.services.audit import audit
+from cps_ledger.services.ledger import account_balance, post_entries, trial_balance
+
+READ_ENTRIES_BASE = 20_000
+CALLS = 300
+
+
+def _percentiles(samples_ms: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples_ms, n=100)
+    return q[49], q[98]
+
+
+def reads(ctx: Context) -> None:
+    """Reads at the postings count reached (four postings per entry)."""
+    n = ctx.size(READ_ENTRIES_BASE, 100)
+    book = new_book(ctx.engine, "reads")
+    for _ in post_entries(ctx.engine, four_posting_entries(book, n, seed=ctx.seed, promoters=1000)):
+        pass
+    ctx.add("reads", "postings", 4 * n, "postings")
+    rnd = random.Random(ctx.seed)
+    for label, as_of in (("balance now", None), ("balance as-of", T0 + timedelta(seconds=n // 2))):
+        samples = []
+        for _ in range(CALLS):
+            account = f"promoter:p{rnd.randrange(1000)}:estimated"
+            start = time.perf_counter()
+            account_balance(ctx.engine, book, account, as_of=as_of)
+            samples.append((time.perf_counter() - start) * 1000)
+        p50, p99 = _percentiles(samples)
+        ctx.add("reads", f"{label} p50", p50, "ms")
+        ctx.add("reads", f"{label} p99", p99, "ms")
+    with stopwatch() as elapsed:
+        trial_balance(ctx.engine, book)
+    ctx.add("reads", "trial balance", elapsed(), "s")
+    with stopwatch() as elapsed:
+        report = audit(ctx.engine, book)
+    ctx.add("reads", "audit", elapsed(), "s")
+    ctx.add("reads", "audit ok", float(report.ok), "flag")
+    ctx.add("reads", "audit postings/s", rate(4 * n, elapsed()), "postings/s")

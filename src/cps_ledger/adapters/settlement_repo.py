@@ -1,0 +1,262 @@
+"""SQL of settlement runs: promoter pages, unsettled lines, order locks, run bookkeeping.
+
+Every statement is filtered to one book, and every batch statement is set-based: one query
+or one multi-row (executemany) statement per table per batch of promoters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from uuid import UUID
+
+from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
+
+from cps_ledger.adapters.cps_tables import (
+    OrderLineRow,
+    OrderRow,
+    PromoterRow,
+    SettlementRow,
+    SettlementRunRow,
+)
+from cps_ledger.adapters.dialect import insert_missing
+from cps_ledger.adapters.tables import table
+
+ORDERS = table(OrderRow)
+LINES = table(OrderLineRow)
+PROMOTERS = table(PromoterRow)
+RUNS = table(SettlementRunRow)
+SETTLEMENTS = table(SettlementRow)
+IDS_PER_QUERY: Final = 500
+COMPLETED: Final = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """A settlement run as stored; ``completed_at`` is None while it is under way."""
+
+    period: str
+    started_at: datetime
+    completed_at: datetime | None
+    promoters: int
+    amount_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnsettledLine:
+    """One line with a party share still waiting for settlement (either side may be done)."""
+
+    order_id: str
+    line: str
+    promoter: str
+    upline: str | None
+    promoter_minor: int
+    upline_minor: int
+    promoter_settled: str | None
+    upline_settled: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRecord:
+    """A ``settlements`` row: what one promoter received in one period."""
+
+    promoter: str
+    amount_minor: int
+    lines: int
+    entry_id: UUID | None
+
+
+def _chunks(ids: Iterable[str]) -> list[list[str]]:
+    wanted = sorted(set(ids))
+    return [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
+
+
+def run_state(conn: Connection, book: str, period: str) -> RunState | None:
+    """The run of ``period``, if one was ever started."""
+    r = conn.execute(select(RUNS).where(RUNS.c.book == book, RUNS.c.period == period)).first()
+    if r is None:
+        return None
+    return RunState(r.period, r.started_at, r.completed_at, r.promoters, r.amount_minor)
+
+
+def last_completed_period(conn: Connection, book: str) -> str | None:
+    """The latest period whose run completed (``YYYY-MM`` sorts as text)."""
+    value = conn.execute(
+        select(func.max(RUNS.c.period)).where(RUNS.c.book == book, RUNS.c.completed_at.is_not(None))
+    ).scalar_one()
+    return None if value is None else str(value)
+
+
+def start_run(conn: Connection, book: str, period: str, now: datetime) -> None:
+    """Record that a run of ``period`` started; a run already recorded is left as it is."""
+    insert_missing(
+        conn,
+        RUNS,
+        [
+            {
+                "book": book,
+                "period": period,
+                "started_at": now,
+                "completed_at": None,
+                "promoters": 0,
+                "amount_minor": 0,
+            }
+        ],
+    )
+
+
+def promoter_page(conn: Connection, book: str, after: str | None, limit: int) -> list[str]:
+    """The next ``limit`` registered promoters after ``after``, in id order."""
+    query = select(PROMOTERS.c.promoter).where(PROMOTERS.c.book == book)
+    if after is not None:
+        query = query.where(PROMOTERS.c.promoter > after)
+    return list(conn.execute(query.order_by(PROMOTERS.c.promoter).limit(limit)).scalars())
+
+
+def _unsettled_where(book: str, promoters: Sequence[str], end: datetime) -> Any:
+    return and_(
+        LINES.c.book == book,
+        ORDERS.c.book == LINES.c.book,
+        ORDERS.c.order_id == LINES.c.order_id,
+        ORDERS.c.state == COMPLETED,
+        ORDERS.c.completed_at < end,
+        or_(
+            and_(LINES.c.promoter.in_(promoters), LINES.c.promoter_settled.is_(None)),
+            and_(LINES.c.upline.in_(promoters), LINES.c.upline_settled.is_(None)),
+        ),
+    )
+
+
+def candidate_orders(
+    conn: Connection, book: str, promoters: Sequence[str], end: datetime
+) -> list[str]:
+    """Ids of completed orders (before ``end``) with a share of ``promoters`` not settled."""
+    if not promoters:
+        return []
+    rows = conn.execute(
+        select(LINES.c.order_id)
+        .distinct()
+        .select_from(LINES.join(ORDERS, ORDERS.c.order_id == LINES.c.order_id))
+        .where(_unsettled_where(book, promoters, end))
+    )
+    return sorted(rows.scalars())
+
+
+def lock_orders(conn: Connection, book: str, order_ids: Iterable[str]) -> None:
+    """Lock order rows FOR UPDATE in id order, as refund ingest does: no deadlock between them."""
+    for chunk in _chunks(order_ids):
+        conn.execute(
+            select(ORDERS.c.order_id)
+            .where(ORDERS.c.book == book, ORDERS.c.order_id.in_(chunk))
+            .order_by(ORDERS.c.order_id)
+            .with_for_update()
+        ).all()
+
+
+def unsettled_lines(
+    conn: Connection, book: str, promoters: Sequence[str], end: datetime
+) -> list[UnsettledLine]:
+    """Lines completed before ``end`` with a share of ``promoters`` not yet settled."""
+    if not promoters:
+        return []
+    rows = conn.execute(
+        select(
+            LINES.c.order_id,
+            LINES.c.line,
+            LINES.c.promoter,
+            LINES.c.upline,
+            LINES.c.promoter_minor,
+            LINES.c.upline_minor,
+            LINES.c.promoter_settled,
+            LINES.c.upline_settled,
+        )
+        .select_from(LINES.join(ORDERS, ORDERS.c.order_id == LINES.c.order_id))
+        .where(_unsettled_where(book, promoters, end))
+        .order_by(LINES.c.order_id, LINES.c.line)
+    )
+    return [UnsettledLine(*r) for r in rows]
+
+
+def mark_settled(
+    conn: Connection,
+    book: str,
+    period: str,
+    promoter_side: Sequence[tuple[str, str]],
+    upline_side: Sequence[tuple[str, str]],
+) -> None:
+    """Name ``period`` as the settlement of each (order, line) share: one statement per side."""
+    for column, pairs in (("promoter_settled", promoter_side), ("upline_settled", upline_side)):
+        if not pairs:
+            continue
+        conn.execute(
+            update(LINES)
+            .where(
+                LINES.c.book == book,
+                LINES.c.order_id == bindparam("b_order"),
+                LINES.c.line == bindparam("b_line"),
+            )
+            .values({column: period}),
+            [{"b_order": o, "b_line": ln} for o, ln in sorted(pairs)],
+        )
+
+
+def insert_settlements(
+    conn: Connection, book: str, period: str, now: datetime, rows: Sequence[SettlementRecord]
+) -> None:
+    """Store one ``settlements`` row per promoter settled in this batch."""
+    if rows:
+        conn.execute(
+            insert(SETTLEMENTS),
+            [
+                {
+                    "book": book,
+                    "period": period,
+                    "promoter": r.promoter,
+                    "amount_minor": r.amount_minor,
+                    "lines": r.lines,
+                    "entry_id": r.entry_id,
+                    "settled_at": now,
+                }
+                for r in rows
+            ],
+        )
+
+
+def settled_promoters(
+    conn: Connection, book: str, period: str, promoters: Sequence[str]
+) -> set[str]:
+    """Those of ``promoters`` that already have a settlement in ``period``."""
+    found: set[str] = set()
+    for chunk in _chunks(promoters):
+        found.update(
+            conn.execute(
+                select(SETTLEMENTS.c.promoter).where(
+                    SETTLEMENTS.c.book == book,
+                    SETTLEMENTS.c.period == period,
+                    SETTLEMENTS.c.promoter.in_(chunk),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def complete_run(conn: Connection, book: str, period: str, now: datetime) -> RunState:
+    """Close the run with its totals, summed from its settlements (robust to resumes)."""
+    count, total = conn.execute(
+        select(
+            # MariaDB has no aggregate FILTER clause: count the non-zero ones with a CASE.
+            func.coalesce(func.sum(case((SETTLEMENTS.c.amount_minor != 0, 1), else_=0)), 0),
+            func.coalesce(func.sum(SETTLEMENTS.c.amount_minor), 0),
+        ).where(SETTLEMENTS.c.book == book, SETTLEMENTS.c.period == period)
+    ).one()
+    conn.execute(
+        update(RUNS)
+        .where(RUNS.c.book == book, RUNS.c.period == period, RUNS.c.completed_at.is_(None))
+        .values(completed_at=now, promoters=int(count), amount_minor=int(total))
+    )
+    state = run_state(conn, book, period)
+    if state is None:  # pragma: no cover - the run row is written before any batch
+        raise AssertionError(f"settlement run {book}/{period} vanished")
+    return state

@@ -1,0 +1,212 @@
+"""Monthly settlement (DESIGN §4, §6): confirmed commission moves to ``available``.
+
+A run pages through the book's promoters in id order, one transaction per batch, so memory
+stays flat whatever the number of lines. Each promoter gets one entry per period under
+``settle:{book}:{period}:{promoter}``, stored with the lines it settles: a run killed at any
+point is simply run again and settles every promoter exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import Connection, Engine
+
+from cps_ledger.adapters import settlement_repo as repo
+from cps_ledger.adapters.journal import Journal, KeyRecord
+from cps_ledger.adapters.settlement_repo import SettlementRecord, UnsettledLine
+from cps_ledger.domain.accounts import promoter_account
+from cps_ledger.domain.books import Book
+from cps_ledger.domain.entries import Entry, Posting
+from cps_ledger.domain.fields import sha256_of
+from cps_ledger.domain.periods import Period, require_aware
+from cps_ledger.errors import InvalidAmountError, SettlementOrderError
+from cps_ledger.services.books import load_book
+from cps_ledger.services.uow import UnitOfWork, transact
+
+PROMOTERS_PER_BATCH: Final = 1000
+SETTLEMENT_KIND: Final = "settlement"
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementResult:
+    """What a run settled: promoters with a non-zero amount and the gross amount moved."""
+
+    book: str
+    period: str
+    promoters: int
+    amount_minor: int
+    replayed: bool
+
+
+def settlement_key(book: str, period: str, promoter: str) -> str:
+    """``settle:{book}:{period}:{promoter}``: one promoter's entry in one period."""
+    return f"settle:{book}:{period}:{promoter}"
+
+
+def settle(
+    engine: Engine,
+    book: str,
+    period: str,
+    *,
+    now: datetime | None = None,
+    promoters_per_batch: int = PROMOTERS_PER_BATCH,
+    progress: Callable[[int], None] | None = None,
+) -> SettlementResult:
+    """Settle ``book`` for ``period`` (``YYYY-MM``), or resume a run that was interrupted.
+
+    ``progress`` is called after each batch with the number of promoters done so far.
+    A completed period returns its stored figures with ``replayed=True`` and writes nothing.
+    """
+    text = str(Period.parse(period))
+    at = datetime.now(UTC) if now is None else require_aware(now, field="now")
+    if isinstance(promoters_per_batch, bool) or promoters_per_batch < 1:
+        raise InvalidAmountError(
+            field="promoters_per_batch", value=promoters_per_batch, reason="must be >= 1"
+        )
+
+    def begin(uow: UnitOfWork) -> SettlementResult | Book:
+        code = load_book(uow.conn, book)
+        return _begin(uow, code, text, at)
+
+    started = transact(engine, begin)
+    if isinstance(started, SettlementResult):
+        return started
+    end = Period.parse(text).end(started.timezone)
+    after: str | None = None
+    done = 0
+    while True:
+
+        def batch(uow: UnitOfWork, after: str | None = after) -> list[str]:
+            page = repo.promoter_page(uow.conn, book, after, promoters_per_batch)
+            _settle_batch(uow.conn, started, text, end=end, now=at, page=page)
+            uow.commit()
+            return page
+
+        page = transact(engine, batch)
+        if page:
+            done += len(page)
+            after = page[-1]
+            if progress is not None:
+                progress(done)
+        if len(page) < promoters_per_batch:
+            break
+
+    def finish(uow: UnitOfWork) -> repo.RunState:
+        state = repo.complete_run(uow.conn, book, text, at)
+        uow.commit()
+        return state
+
+    state = transact(engine, finish)
+    return SettlementResult(book, text, state.promoters, state.amount_minor, replayed=False)
+
+
+def _begin(uow: UnitOfWork, book: Book, period: str, now: datetime) -> SettlementResult | Book:
+    """Replay a completed run, refuse one out of order, or record that the run started."""
+    run = repo.run_state(uow.conn, book.code, period)
+    # Idempotency before business rules (DESIGN §6): a completed run is a replay.
+    if run is not None and run.completed_at is not None:
+        return SettlementResult(book.code, period, run.promoters, run.amount_minor, replayed=True)
+    end = Period.parse(period).end(book.timezone)
+    if now < end:
+        raise SettlementOrderError(
+            book=book.code,
+            period=period,
+            reason=f"the period ends at {end.isoformat()}, after {now.isoformat()}",
+        )
+    last = repo.last_completed_period(uow.conn, book.code)
+    if run is None and last is not None and last > period:
+        raise SettlementOrderError(
+            book=book.code,
+            period=period,
+            reason=f"{last} is settled and {period}, before it, never was",
+        )
+    repo.start_run(uow.conn, book.code, period, now)
+    uow.commit()
+    return book
+
+
+def _settle_batch(
+    conn: Connection,
+    book: Book,
+    period: str,
+    *,
+    end: datetime,
+    now: datetime,
+    page: Sequence[str],
+) -> None:
+    """Settle one page of promoters in the caller's transaction."""
+    orders = repo.candidate_orders(conn, book.code, page, end)
+    if not orders:
+        return
+    # Lock first, read second: a refund holding one of these orders finishes before we read
+    # its shares, and one arriving later sees the lines settled and takes from available.
+    repo.lock_orders(conn, book.code, orders)
+    locked = set(orders)
+    lines = [ln for ln in repo.unsettled_lines(conn, book.code, page, end) if ln.order_id in locked]
+    journal = Journal(conn, book.code)
+    keys = {p: settlement_key(book.code, period, p) for p in page}
+    stored = journal.stored_keys(keys.values())
+    # A promoter settled in this period already (a concurrent run, or a resumed one) is not
+    # settled twice: its lines completed since then land in the next period.
+    done = repo.settled_promoters(conn, book.code, period, page) | {
+        p for p, key in keys.items() if key in stored
+    }
+    wanted = set(page) - done
+    amounts, counts, promoter_side, upline_side = _gather(lines, wanted)
+    entries: list[Entry] = []
+    records: list[KeyRecord] = []
+    settlements: list[SettlementRecord] = []
+    for promoter in sorted(counts):
+        amount = amounts[promoter]
+        entry = _entry(book, period, promoter, amount, end) if amount else None
+        if entry is not None:
+            entries.append(entry)
+        entry_id = None if entry is None else entry.id
+        digest = sha256_of({"book": book.code, "period": period, "promoter": promoter}).hex()
+        result = {"entry_id": None if entry_id is None else str(entry_id), "amount_minor": amount}
+        records.append(KeyRecord(keys[promoter], digest, json.dumps(result)))
+        settlements.append(SettlementRecord(promoter, amount, counts[promoter], entry_id))
+    journal.append(entries, records)
+    repo.mark_settled(conn, book.code, period, promoter_side, upline_side)
+    repo.insert_settlements(conn, book.code, period, now, settlements)
+
+
+def _gather(
+    lines: Sequence[UnsettledLine], wanted: set[str]
+) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], list[tuple[str, str]]]:
+    """Sum each wanted promoter's unsettled shares, as promoter and as upline."""
+    amounts: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    promoter_side: list[tuple[str, str]] = []
+    upline_side: list[tuple[str, str]] = []
+    for ln in lines:
+        if ln.promoter_settled is None and ln.promoter in wanted:
+            amounts[ln.promoter] += ln.promoter_minor
+            counts[ln.promoter] += 1
+            promoter_side.append((ln.order_id, ln.line))
+        if ln.upline is not None and ln.upline_settled is None and ln.upline in wanted:
+            amounts[ln.upline] += ln.upline_minor
+            counts[ln.upline] += 1
+            upline_side.append((ln.order_id, ln.line))
+    return amounts, counts, promoter_side, upline_side
+
+
+def _entry(book: Book, period: str, promoter: str, amount: int, end: datetime) -> Entry:
+    """Dr confirmed / Cr available, effective at the period's end (its accounting date)."""
+    return Entry(
+        book=book.code,
+        key=settlement_key(book.code, period, promoter),
+        kind=SETTLEMENT_KIND,
+        effective_at=end,
+        postings=(
+            Posting(promoter_account(promoter, "confirmed"), amount, book.currency),
+            Posting(promoter_account(promoter, "available"), -amount, book.currency),
+        ),
+        memo=f"settlement {period}",
+    )

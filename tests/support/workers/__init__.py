@@ -1,0 +1,1 @@
+"""Scripts the integration tests run in real OS processes (crashes, concurrency)."""
