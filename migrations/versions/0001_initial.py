@@ -334,11 +334,6 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("effective_at", cps_ledger.adapters.types.UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["book", "entry_id"],
-            ["journal_entries.book", "journal_entries.id"],
-            name=op.f("fk_postings_book_journal_entries"),
-        ),
         sa.PrimaryKeyConstraint("book", "entry_id", "seq", name=op.f("pk_postings")),
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from cps_ledger.adapters.cps_tables import (
     OrderLineRow,
@@ -17,6 +17,7 @@ from cps_ledger.adapters.cps_tables import (
     RefundLineRow,
     ShareLinkRow,
 )
+from cps_ledger.adapters.dialect import append_rows
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
@@ -175,8 +176,9 @@ def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) 
 def insert_promoters(conn: Connection, book: str, promoters: Sequence[Promoter]) -> None:
     """Store newly registered promoters."""
     if promoters:
-        conn.execute(
-            insert(PROMOTERS),
+        append_rows(
+            conn,
+            PROMOTERS,
             [
                 {
                     "book": book,
@@ -193,8 +195,9 @@ def insert_promoters(conn: Connection, book: str, promoters: Sequence[Promoter])
 def insert_links(conn: Connection, book: str, links: Sequence[ShareLink]) -> None:
     """Store new share links."""
     if links:
-        conn.execute(
-            insert(LINKS),
+        append_rows(
+            conn,
+            LINKS,
             [
                 {
                     "book": book,
@@ -258,8 +261,8 @@ def _line_row(book: str, o: Order, ln: LineState) -> dict[str, Any]:
 def insert_orders(conn: Connection, book: str, orders: Sequence[Order]) -> None:
     """Store new orders and their lines: one multi-row statement per table."""
     if orders:
-        conn.execute(insert(ORDERS), [_order_row(book, o) for o in orders])
-        conn.execute(insert(LINES), [_line_row(book, o, ln) for o in orders for ln in o.lines])
+        append_rows(conn, ORDERS, [_order_row(book, o) for o in orders])
+        append_rows(conn, LINES, [_line_row(book, o, ln) for o in orders for ln in o.lines])
 
 
 def update_orders(
@@ -325,8 +328,9 @@ def insert_refund_lines(
 ) -> None:
     """Store what each refund took from each line: (refund id, order id, at, line)."""
     if rows:
-        conn.execute(
-            insert(REFUND_LINES),
+        append_rows(
+            conn,
+            REFUND_LINES,
             [
                 {
                     "book": book,

@@ -9,11 +9,11 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Insert, Table
+from sqlalchemy import Connection, Dialect, Insert, Table, insert
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
@@ -96,3 +96,32 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -
         # Raw driver errors must look like every other statement's: a duplicate key from a
         # concurrent writer is an IntegrityError that the unit of work retries as a replay.
         raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+
+
+@cache
+def _bind_processors(
+    dialect: Dialect, table: Table
+) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    return tuple((c.name, c.type.bind_processor(dialect)) for c in table.columns)
+
+
+def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new rows (dicts by column name): COPY on PostgreSQL, executemany elsewhere.
+
+    Values go through each column type's bind processing first, so COPY stores exactly what
+    an INSERT would (naive UTC datetimes, rates as text).
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    processors = _bind_processors(conn.dialect, table)
+    copy_rows(
+        conn,
+        table,
+        [
+            tuple(row[name] if fn is None else fn(row[name]) for name, fn in processors)
+            for row in rows
+        ],
+    )

@@ -63,6 +63,32 @@ def _dicts(
     return out
 
 
+_OPENED = "cps_ledger_opened_accounts"
+_KNOWN: dict[str, set[tuple[str, str]]] = {}
+"""Accounts known to exist, per database: accounts are never deleted, so once an insert of
+one has committed, later batches need not insert it again."""
+
+
+def _known_accounts(conn: Connection) -> set[tuple[str, str]]:
+    return _KNOWN.setdefault(conn.engine.url.render_as_string(hide_password=True), set())
+
+
+def remember_committed(conn: Connection) -> None:
+    """Call after a successful commit: the accounts that transaction opened now exist.
+
+    Only after the commit: an account remembered from a transaction that then rolled back
+    would never be inserted again, and its postings would have no account row.
+    """
+    opened = conn.info.pop(_OPENED, None)
+    if opened:
+        _known_accounts(conn).update(opened)
+
+
+def forget_uncommitted(conn: Connection) -> None:
+    """Call after a rollback: nothing that transaction opened is known to exist."""
+    conn.info.pop(_OPENED, None)
+
+
 class Journal:
     """Reads and writes one book's journal on one connection (one transaction)."""
 
@@ -132,19 +158,26 @@ class Journal:
                 delta = deltas[(p.account, p.currency)]
                 delta[0] += p.amount_minor
                 delta[1] += 1
+        known = _known_accounts(self.conn)
+        opened = [
+            (account, currency)
+            for account, currency in sorted(deltas)
+            if (book, account) not in known
+        ]
         insert_missing(
             self.conn,
             ACCOUNTS,
             [
                 {
-                    "book": self.book,
+                    "book": book,
                     "code": account,
                     "type": account_type(account).value,
                     "currency": currency,
                 }
-                for account, currency in sorted(deltas)
+                for account, currency in opened
             ],
         )
+        self.conn.info.setdefault(_OPENED, set()).update((book, account) for account, _ in opened)
         if copy:
             copy_rows(self.conn, ENTRIES, entry_rows)
             copy_rows(self.conn, POSTINGS, posting_rows)

@@ -15,7 +15,6 @@ from typing import Any, Final, cast
 
 from sqlalchemy import (
     BigInteger,
-    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -130,12 +129,16 @@ class JournalEntryRow(Base):
 
 
 class PostingRow(Base):
-    """One leg of an entry, debit positive. Append-only."""
+    """One leg of an entry, debit positive. Append-only.
+
+    No foreign key to ``journal_entries``: both are written by the one journal write path in
+    the same transaction, ``audit`` checks for orphans, and a per-row key check planned while
+    the tables were small made bulk loads on PostgreSQL quadratic (docs/performance.md).
+    """
 
     __tablename__ = "postings"
     __table_args__ = _args(
         PrimaryKeyConstraint("book", "entry_id", "seq"),
-        ForeignKeyConstraint(["book", "entry_id"], ["journal_entries.book", "journal_entries.id"]),
         Index(None, "book", "account", "effective_at", "amount_minor"),
     )
     book: Mapped[str] = _id()

@@ -6,6 +6,7 @@ the account's normal direction: assets debit-positive, liabilities and revenue c
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Final
@@ -71,8 +72,10 @@ def is_valid_id(text: str) -> bool:
     return _ID.match(text) is not None
 
 
+@functools.lru_cache(maxsize=65536)
 def account_type(code: str) -> AccountType:
     """The type of a chart-of-accounts code, or :class:`InvalidAccountCodeError`."""
+    # Cached: every posting is checked, and the same few thousand codes recur all day.
     for pattern, kind in _CHART:
         if pattern.match(code):
             return kind

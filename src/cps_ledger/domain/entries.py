@@ -11,7 +11,7 @@ from typing import Final
 
 from cps_ledger.domain.accounts import account_type
 from cps_ledger.domain.ids import uuid7
-from cps_ledger.domain.money import require_amount
+from cps_ledger.domain.money import AMOUNT_MAX_MINOR, require_amount
 from cps_ledger.domain.periods import require_aware
 from cps_ledger.errors import EntryShapeError, UnbalancedEntryError
 
@@ -31,9 +31,10 @@ class Posting:
 
     def __post_init__(self) -> None:
         account_type(self.account)  # refuses codes outside the chart
-        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+        # Every posting passes here, so the common case is two cheap comparisons.
+        if type(self.amount_minor) is not int or abs(self.amount_minor) > AMOUNT_MAX_MINOR:
             require_amount(self.amount_minor, field="amount_minor")
-        require_amount(abs(self.amount_minor), field="amount_minor")
+            require_amount(abs(self.amount_minor), field="amount_minor")
 
 
 def check_balanced(postings: Sequence[Posting]) -> None:

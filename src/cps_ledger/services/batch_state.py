@@ -98,8 +98,9 @@ class BatchState:
                     promoter_ids.add(e.promoter)
                     link_ids.add(e.link)
                 case OrderPaid():
+                    # A new order needs no row lock: a second payment of it is caught by
+                    # its key, and a concurrent one by the primary key (then retried).
                     link_ids.add(e.link)
-                    order_ids.add(e.order)
                 case OrderCompleted() | OrderCancelled() | Refund():
                     order_ids.add(e.order)
                 case MerchantPayment():

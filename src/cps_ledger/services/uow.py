@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
 from cps_ledger.adapters.engine import READ_ONLY, mask_url
+from cps_ledger.adapters.journal import forget_uncommitted, remember_committed
 from cps_ledger.errors import ContentionError, DatabaseUnavailableError
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class UnitOfWork:
         """Make the work durable; without this call, leaving the block rolls back."""
         self._tx.commit()
         self._committed = True
+        remember_committed(self.conn)
 
     def __exit__(
         self,
@@ -61,8 +63,10 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if not self._committed and self._tx.is_active:
-            self._tx.rollback()
+        if not self._committed:
+            forget_uncommitted(self.conn)
+            if self._tx.is_active:
+                self._tx.rollback()
         self.conn.close()
 
 
