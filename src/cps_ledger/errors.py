@@ -472,3 +472,10 @@ class SchemaNotReadyError(OperationalError):
 
     def __init__(self, *, url: str) -> None:
         super().__init__(f"database {url} is not migrated; run `cps-ledger db upgrade`", url=url)
+
+
+class InputFileError(BadInputError):
+    """A file named on the command line does not exist or cannot be read."""
+
+    def __init__(self, *, path: str, reason: str) -> None:
+        super().__init__(f"cannot read {path}: {reason}", path=path, reason=reason)

@@ -1,0 +1,66 @@
+"""The shipped state machine against the real library, and proof that it can fail."""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from sqlalchemy.engine import URL
+
+import cps_ledger.domain.commission
+import cps_ledger.domain.orders
+from cps_ledger.domain.commission import LineTerms, Shares, shares_for
+from cps_ledger.testing import LedgerStateMachine, run_state_machine
+
+SETTINGS = settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+# A broken ledger must be caught while generating; shrinking would only cost time, and
+# the failing example must not be saved where the genuine machine would replay it.
+BROKEN = settings(SETTINGS, max_examples=200, phases=[Phase.generate], database=None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_ledger_agrees_with_the_reference_model_at_every_step(
+    backend: str, database_url_for: dict[str, URL]
+) -> None:
+    run_state_machine(database_url_for[backend], settings=SETTINGS)
+
+
+def test_a_ledger_whose_rule_rounds_down_is_caught(
+    monkeypatch: pytest.MonkeyPatch, database_url_for: dict[str, URL]
+) -> None:
+    def round_down(x: Decimal) -> int:
+        return int(x.to_integral_value(rounding=ROUND_FLOOR))
+
+    monkeypatch.setattr(cps_ledger.domain.commission, "round_half_up", round_down)
+    with pytest.raises(AssertionError, match="model"):
+        run_state_machine(database_url_for["sqlite"], settings=BROKEN)
+
+
+def test_a_ledger_whose_refunds_forget_earlier_refunds_is_caught(
+    monkeypatch: pytest.MonkeyPatch, database_url_for: dict[str, URL]
+) -> None:
+    def forgetful(
+        terms: LineTerms, refunded_before_minor: int, refund_minor: int, *, order: str, line: str
+    ) -> tuple[Shares, Shares]:
+        # Reverses from the full base every time: a second refund takes back too much.
+        return shares_for(terms, terms.base_minor), shares_for(
+            terms, max(terms.base_minor - refund_minor, 0)
+        )
+
+    monkeypatch.setattr(cps_ledger.domain.orders, "refund_targets", forgetful)
+    with pytest.raises(AssertionError, match="model"):
+        run_state_machine(database_url_for["sqlite"], settings=BROKEN)
+
+
+class SubclassedMachine(LedgerStateMachine):
+    """What a user does: subclass, and let pytest collect the TestCase."""
+
+
+SubclassedMachine.TestCase.settings = settings(SETTINGS, max_examples=5)
+TestSubclassedMachine = SubclassedMachine.TestCase
