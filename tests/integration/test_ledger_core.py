@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from cps_ledger.adapters.journal import Journal
 from cps_ledger.adapters.schema import current_revision, head_revision, metadata
 from cps_ledger.domain.books import BookDefinition
 from cps_ledger.domain.entries import Entry, Posting
@@ -19,6 +20,7 @@ from cps_ledger.errors import (
 from cps_ledger.services.audit import audit
 from cps_ledger.services.books import apply_book
 from cps_ledger.services.ledger import account_balance, post_entries, post_entry, trial_balance
+from cps_ledger.services.uow import UnitOfWork
 
 T0 = datetime(2026, 11, 11, 0, 0, tzinfo=UTC)
 
@@ -183,3 +185,14 @@ def test_the_journal_refuses_update_and_delete(
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(statement.format(t=table) + " WHERE book = :b"), {"b": book})
     assert row_counts(engine) == before
+
+
+def test_an_account_opened_by_a_rolled_back_transaction_is_opened_again(
+    engine: Engine, book: str
+) -> None:
+    with UnitOfWork(engine) as uow:
+        Journal(uow.conn, book).append([sale(book, "k1", "p9", 100)], [])
+        # no commit: leaving the block rolls the account row back with everything else
+    post_entry(engine, sale(book, "k2", "p9", 100))
+    assert audit(engine, book).ok
+    assert "promoter:p9:estimated" in {a.account for a in trial_balance(engine, book).accounts}

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Final
 
 from cps_ledger.domain.accounts import (
     PLATFORM_FEE_ESTIMATED,
@@ -18,7 +19,7 @@ from cps_ledger.domain.accounts import (
     promoter_account,
 )
 from cps_ledger.domain.commission import ZERO_SHARES, LineTerms, Shares, refund_targets
-from cps_ledger.domain.entries import Posting, compact
+from cps_ledger.domain.entries import Posting
 from cps_ledger.errors import OrderStateError, UnknownLineError
 
 
@@ -78,34 +79,34 @@ class Order:
         raise UnknownLineError(order=self.order, line=line_id)
 
 
-def _legs(
-    order: Order, line: LineState, delta: Shares, sources: tuple[Stage, Stage], currency: str
-) -> list[Posting]:
-    """Postings that add ``delta`` (positive = accrue) to each party's stage of ``line``.
+Legs = dict[str, int]
+"""Amounts per account, summed as a flow builds them; turned into postings once at the end."""
+
+
+def _add_legs(
+    legs: Legs, order: Order, line: LineState, delta: Shares, sources: tuple[Stage, Stage]
+) -> None:
+    """Add to ``legs`` what moves ``delta`` (positive = accrue) into each party's stage.
 
     Liabilities are credit-normal, so a party gaining money is a negative posting.
     """
     promoter_stage, upline_stage = sources
     merchant_estimated = promoter_stage is Stage.ESTIMATED
     platform = PLATFORM_FEE_ESTIMATED if merchant_estimated else PLATFORM_FEE_REVENUE
-    legs = [
-        Posting(
-            merchant_receivable(line.merchant, estimated=merchant_estimated),
-            delta.commission_minor,
-            currency,
-        ),
-        Posting(
-            promoter_account(order.promoter, promoter_stage.value), -delta.promoter_minor, currency
-        ),
-        Posting(platform, -delta.platform_minor, currency),
-    ]
+    for account, amount in (
+        (merchant_receivable(line.merchant, estimated=merchant_estimated), delta.commission_minor),
+        (promoter_account(order.promoter, promoter_stage.value), -delta.promoter_minor),
+        (platform, -delta.platform_minor),
+    ):
+        legs[account] = legs.get(account, 0) + amount
     if order.upline is not None:
-        legs.append(
-            Posting(
-                promoter_account(order.upline, upline_stage.value), -delta.upline_minor, currency
-            )
-        )
-    return legs
+        account = promoter_account(order.upline, upline_stage.value)
+        legs[account] = legs.get(account, 0) + -delta.upline_minor
+
+
+def _postings(legs: Legs, currency: str) -> tuple[Posting, ...]:
+    # Zero legs are dropped: a party whose share is zero leaves no trace in the journal.
+    return tuple(Posting(account, amount, currency) for account, amount in legs.items() if amount)
 
 
 def stages(order: Order, line: LineState) -> tuple[Stage, Stage]:
@@ -118,47 +119,40 @@ def stages(order: Order, line: LineState) -> tuple[Stage, Stage]:
     )
 
 
+_ESTIMATED: Final = (Stage.ESTIMATED, Stage.ESTIMATED)
+_CONFIRMED: Final = (Stage.CONFIRMED, Stage.CONFIRMED)
+
+
 def accrual(order: Order, currency: str) -> tuple[Posting, ...]:
     """Order paid: Dr merchant estimated receivable / Cr each party's estimated share."""
-    legs: list[Posting] = []
+    legs: Legs = {}
     for line in order.lines:
-        legs += _legs(order, line, line.shares, (Stage.ESTIMATED, Stage.ESTIMATED), currency)
-    return compact(legs)
+        _add_legs(legs, order, line, line.shares, _ESTIMATED)
+    return _postings(legs, currency)
+
+
+def _close(order: Order, action: str, earned: bool) -> Legs:
+    """Take every line's remaining shares out of estimated, into earned if ``earned``."""
+    if order.state is not OrderState.PAID:
+        raise OrderStateError(order=order.order, state=order.state.value, action=action)
+    legs: Legs = {}
+    for line in order.lines:
+        _add_legs(legs, order, line, ZERO_SHARES.minus(line.shares), _ESTIMATED)
+        if earned:
+            _add_legs(legs, order, line, line.shares, _CONFIRMED)
+    return legs
 
 
 def complete(order: Order, at: datetime, currency: str) -> tuple[Order, tuple[Posting, ...]]:
     """Order completed: every party's remaining share moves from estimated to earned."""
-    if order.state is not OrderState.PAID:
-        raise OrderStateError(order=order.order, state=order.state.value, action="complete")
-    legs: list[Posting] = []
-    for line in order.lines:
-        legs += _legs(
-            order,
-            line,
-            ZERO_SHARES.minus(line.shares),
-            (Stage.ESTIMATED, Stage.ESTIMATED),
-            currency,
-        )
-        legs += _legs(order, line, line.shares, (Stage.CONFIRMED, Stage.CONFIRMED), currency)
-    done = replace(order, state=OrderState.COMPLETED, completed_at=at)
-    return done, compact(legs)
+    legs = _close(order, "complete", earned=True)
+    return replace(order, state=OrderState.COMPLETED, completed_at=at), _postings(legs, currency)
 
 
 def cancel(order: Order, at: datetime, currency: str) -> tuple[Order, tuple[Posting, ...]]:
     """Order cancelled before completion: reverse what remains of every line."""
-    if order.state is not OrderState.PAID:
-        raise OrderStateError(order=order.order, state=order.state.value, action="cancel")
-    legs: list[Posting] = []
-    for line in order.lines:
-        legs += _legs(
-            order,
-            line,
-            ZERO_SHARES.minus(line.shares),
-            (Stage.ESTIMATED, Stage.ESTIMATED),
-            currency,
-        )
-    done = replace(order, state=OrderState.CANCELLED, cancelled_at=at)
-    return done, compact(legs)
+    legs = _close(order, "cancel", earned=False)
+    return replace(order, state=OrderState.CANCELLED, cancelled_at=at), _postings(legs, currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +177,7 @@ def refund(
     if order.state is OrderState.CANCELLED:
         raise OrderStateError(order=order.order, state=order.state.value, action="refund")
     by_id = {line.line: line for line in order.lines}
-    legs: list[Posting] = []
+    legs: Legs = {}
     done: list[RefundedLine] = []
     for line_id, amount in amounts:
         line = order.line(line_id)
@@ -192,11 +186,11 @@ def refund(
         )
         delta = after.minus(before)
         where = stages(order, line)
-        legs += _legs(order, line, delta, where, currency)
+        _add_legs(legs, order, line, delta, where)
         by_id[line_id] = replace(line, refunded_minor=line.refunded_minor + amount, shares=after)
         done.append(RefundedLine(line_id, amount, delta, *where))
     updated = replace(order, lines=tuple(by_id[line.line] for line in order.lines))
-    return updated, compact(legs), tuple(done)
+    return updated, _postings(legs, currency), tuple(done)
 
 
 def total_commission(lines: Iterable[LineState]) -> int:
