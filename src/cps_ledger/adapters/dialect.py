@@ -99,10 +99,14 @@ def copy_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -
 
 
 @cache
-def _bind_processors(
+def _column_plan(
     dialect: Dialect, table: Table
-) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
-    return tuple((c.name, c.type.bind_processor(dialect)) for c in table.columns)
+) -> tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    names = tuple(c.name for c in table.columns)
+    processors = tuple(
+        (i, fn) for i, c in enumerate(table.columns) if (fn := c.type.bind_processor(dialect))
+    )
+    return names, processors
 
 
 def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -116,12 +120,11 @@ def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), list(rows))
         return
-    processors = _bind_processors(conn.dialect, table)
-    copy_rows(
-        conn,
-        table,
-        [
-            tuple(row[name] if fn is None else fn(row[name]) for name, fn in processors)
-            for row in rows
-        ],
-    )
+    names, processors = _column_plan(conn.dialect, table)
+    prepared = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, fn in processors:
+            values[i] = fn(values[i])
+        prepared.append(tuple(values))
+    copy_rows(conn, table, prepared)

@@ -6,6 +6,7 @@ of an amount into parts goes through :func:`allocate`, whose parts always sum to
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final
@@ -55,6 +56,17 @@ def round_half_up(x: Decimal) -> int:
     return int(x.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+@functools.lru_cache(maxsize=1024)
+def _check_weights(weights: tuple[Decimal, ...]) -> None:
+    # Cached: a book has a handful of splits, and allocate runs for every line.
+    if not 1 <= len(weights) <= WEIGHTS_MAX:
+        raise InvalidRateError(field="weights", value=list(weights), reason="need 1..16 weights")
+    if any(w < 0 for w in weights) or sum(weights, Decimal(0)) != 1:
+        raise InvalidRateError(
+            field="weights", value=list(weights), reason="must be >= 0 and sum to exactly 1"
+        )
+
+
 def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     """Split ``total`` into parts by ``weights`` (summing to 1) so the parts sum to ``total``.
 
@@ -62,12 +74,7 @@ def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     the largest fractional remainders, ties to the earlier part (DESIGN §5). Negative totals
     are split as the negation of the split of ``-total`` so that refunds mirror accruals.
     """
-    if not 1 <= len(weights) <= WEIGHTS_MAX:
-        raise InvalidRateError(field="weights", value=list(weights), reason="need 1..16 weights")
-    if any(w < 0 for w in weights) or sum(weights, Decimal(0)) != 1:
-        raise InvalidRateError(
-            field="weights", value=list(weights), reason="must be >= 0 and sum to exactly 1"
-        )
+    _check_weights(tuple(weights))
     if total < 0:
         return [-part for part in allocate(-total, weights)]
     exact = [Decimal(total) * w for w in weights]
