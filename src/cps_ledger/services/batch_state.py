@@ -12,6 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Connection
+from sqlalchemy.engine import URL
 
 from cps_ledger.adapters import cps_repo as repo
 from cps_ledger.adapters.cps_repo import Promoter, ShareLink
@@ -33,7 +34,7 @@ from cps_ledger.domain.events import (
 )
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
 from cps_ledger.domain.rules import LineContext, RuleSet, build_ruleset
-from cps_ledger.domain.splits import split_policy
+from cps_ledger.domain.splits import SplitWeights, split_policy
 from cps_ledger.errors import (
     LinkOfAnotherBookError,
     OrderBeforeLinkError,
@@ -45,20 +46,38 @@ from cps_ledger.errors import (
 )
 from cps_ledger.services.books import load_rules_version
 
-UPLINE_DEPTH_MAX = 1000
+
+@dataclass(frozen=True, slots=True)
+class _Pricing:
+    """A rules version compiled for quoting: the rule set and both possible splits."""
+
+    rules: RulesVersion
+    ruleset: RuleSet
+    with_upline: SplitWeights
+    without_upline: SplitWeights
 
 
-_compiled_rules: dict[tuple[str, str, int], tuple[RulesVersion, RuleSet]] = {}
+_compiled: dict[tuple[URL, str, int], _Pricing] = {}
 
 
-def _rules(conn: Connection, book: Book) -> tuple[RulesVersion, RuleSet]:
+def _pricing(conn: Connection, book: Book) -> _Pricing:
     # A published version never changes, so it is loaded and compiled once per process,
     # not once per line or per batch.
-    key = (str(conn.engine.url), book.code, book.rules_version)
-    if key not in _compiled_rules:
+    key = (conn.engine.url, book.code, book.rules_version)
+    if key not in _compiled:
         rules = load_rules_version(conn, book.code, book.rules_version)
-        _compiled_rules[key] = (rules, build_ruleset(rules.rules, rules.version))
-    return _compiled_rules[key]
+        policy = split_policy(rules.split_policy)
+        _compiled[key] = _Pricing(
+            rules,
+            build_ruleset(rules.rules, rules.version),
+            *(
+                policy.weights(
+                    fee_rate=rules.fee_rate, upline_rate=rules.upline_rate, has_upline=has
+                )
+                for has in (True, False)
+            ),
+        )
+    return _compiled[key]
 
 
 @dataclass
@@ -189,12 +208,9 @@ class BatchState:
                 link_created_at=link.created_at.isoformat(),
             )
         promoter = self.promoters[link.promoter]
-        rules, ruleset = _rules(self.conn, self.book)
-        weights = split_policy(rules.split_policy).weights(
-            fee_rate=rules.fee_rate,
-            upline_rate=rules.upline_rate,
-            has_upline=promoter.upline is not None,
-        )
+        pricing = _pricing(self.conn, self.book)
+        rules, ruleset = pricing.rules, pricing.ruleset
+        weights = pricing.without_upline if promoter.upline is None else pricing.with_upline
         lines = []
         for ln in e.lines:
             ctx = LineContext(
