@@ -72,11 +72,14 @@ def request_payout(engine: Engine, cmd: RequestPayout) -> PayoutResult:
         book = load_book(uow.conn, cmd.book)
         journal = Journal(uow.conn, cmd.book)
         digest = sha256_of(cmd.payload()).hex()
+        # The promoter's lock comes before the key is read: a concurrent request with the same
+        # id has then committed, and this one is its replay rather than a balance refusal.
+        promoter = cps_repo.lock_promoter(uow.conn, cmd.book, cmd.promoter)
         if (stored := journal.stored_keys([cmd.key]).get(cmd.key)) is not None:
             if stored.digest != digest:
                 raise IdempotencyConflictError(book=cmd.book, key=cmd.key)
             return replace(_result_of(stored.result_json), replayed=True)
-        if cps_repo.lock_promoter(uow.conn, cmd.book, cmd.promoter) is None:
+        if promoter is None:
             raise UnknownPromoterError(book=cmd.book, promoter=cmd.promoter)
         if cmd.amount_minor < book.payout_minimum_minor:
             raise PayoutBelowMinimumError(
