@@ -3,50 +3,44 @@
 Commands are the pydantic models of :mod:`cps_ledger.domain.events` and
 :mod:`cps_ledger.domain.commands`; results are the services' frozen dataclasses. Batch
 methods take iterables and stream their results, one transaction per batch.
+
+Each method imports its service when first called, so that importing this module is cheap
+and a process that only reads balances never loads alembic, the book-file parser or the
+beancount export.
 """
+
+# ruff: noqa: PLC0415  (each method imports its service when first called: start-up time)
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import InterfaceError
-from sqlalchemy.exc import OperationalError as SAOperationalError
+from cps_ledger.errors import BadInputError, InvalidEventError, SchemaNotReadyError
+from cps_ledger.limits import DEFAULT_DATABASE_URL, EVENTS_PER_TRANSACTION
 
-from cps_ledger.adapters.engine import DEFAULT_URL, make_engine, mask_url
-from cps_ledger.adapters.schema import current_revision, head_revision, upgrade
-from cps_ledger.domain.bookfile import BookFile, load_book_file
-from cps_ledger.domain.books import BookDefinition
-from cps_ledger.domain.commands import CompletePayout, FailPayout, RequestPayout
-from cps_ledger.domain.entries import Entry
-from cps_ledger.domain.events import Event, parse_event, parse_event_line
-from cps_ledger.errors import (
-    BadInputError,
-    DatabaseUnavailableError,
-    InvalidEventError,
-    SchemaNotReadyError,
-)
-from cps_ledger.services import audit as audit_service
-from cps_ledger.services import books, ledger
-from cps_ledger.services import ingest as ingest_service
-from cps_ledger.services.balances import PromoterBalances, promoter_balances
-from cps_ledger.services.export import export_beancount
-from cps_ledger.services.ingest import EVENTS_PER_TRANSACTION, Outcome, Status, Submitted
-from cps_ledger.services.payouts import (
-    PayoutResult,
-    complete_payout,
-    fail_payout,
-    request_payout,
-)
-from cps_ledger.services.reports import BookReport, report
-from cps_ledger.services.settlement import SettlementResult, settle
-from cps_ledger.services.statements import Statement, statement
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from cps_ledger.domain.bookfile import BookFile
+    from cps_ledger.domain.books import BookDefinition
+    from cps_ledger.domain.commands import CompletePayout, FailPayout, RequestPayout
+    from cps_ledger.domain.entries import Entry
+    from cps_ledger.domain.events import Event
+    from cps_ledger.services.audit import AuditReport
+    from cps_ledger.services.balances import PromoterBalances
+    from cps_ledger.services.books import BookApplied
+    from cps_ledger.services.ingest import Outcome, Submitted
+    from cps_ledger.services.ledger import AccountBalance, Posted, TrialBalance
+    from cps_ledger.services.payouts import PayoutResult
+    from cps_ledger.services.reports import BookReport
+    from cps_ledger.services.settlement import SettlementResult
+    from cps_ledger.services.statements import Statement
 
 URL_ENV: Final = "CPS_LEDGER_DATABASE_URL"
 """The environment variable naming the database when no URL is given."""
@@ -54,21 +48,15 @@ URL_ENV: Final = "CPS_LEDGER_DATABASE_URL"
 
 def default_url() -> str:
     """``$CPS_LEDGER_DATABASE_URL``, else the SQLite file ``cps_ledger.sqlite3`` in the cwd."""
-    return os.environ.get(URL_ENV) or DEFAULT_URL
+    return os.environ.get(URL_ENV) or DEFAULT_DATABASE_URL
 
 
 def schema_is_current(engine: Engine) -> bool:
     """Whether the database is migrated to this version's head; unreachable: typed error."""
-    try:
+    from cps_ledger.adapters.schema import current_revision, head_revision
+
+    with _connection_errors_typed(engine):
         return current_revision(engine) == head_revision(engine)
-    except (SAOperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailableError(url=mask_url(engine.url), reason=_first_line(exc)) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip()
-    return text.splitlines()[0] if text else type(orig).__name__
 
 
 class CpsLedger:
@@ -85,6 +73,8 @@ class CpsLedger:
         With ``migrate`` the schema is upgraded first; otherwise an unmigrated database
         raises :class:`SchemaNotReadyError`.
         """
+        from cps_ledger.adapters.engine import make_engine, mask_url
+
         engine = make_engine(url or default_url())
         try:
             if migrate:
@@ -109,25 +99,23 @@ class CpsLedger:
     def __enter__(self) -> CpsLedger:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     # -- books and events ------------------------------------------------------------------
 
     def apply_book(
         self, book: BookDefinition | BookFile | str | Path, *, at: datetime | None = None
-    ) -> books.BookApplied:
+    ) -> BookApplied:
         """Create or update a book from a definition, a parsed book file or a file's path."""
+        from cps_ledger.domain.bookfile import BookFile, load_book_file
+        from cps_ledger.services.books import apply_book
+
         if isinstance(book, str | Path):
             book = load_book_file(Path(book))
         if isinstance(book, BookFile):
             book = book.definition()
-        return books.apply_book(self.engine, book, at=at)
+        return apply_book(self.engine, book, at=at)
 
     def record(self, event: Event | dict[str, Any] | Submitted) -> Outcome:
         """Apply one event (a batch of one); a refusal is a rejected outcome, not a raise."""
@@ -144,6 +132,8 @@ class CpsLedger:
         Raw dicts are parsed here; one that is not a valid event becomes a rejected outcome
         at its position (1-based unless a :class:`Submitted` carries its own).
         """
+        from cps_ledger.domain.events import parse_event
+        from cps_ledger.services.ingest import Outcome, Status, Submitted
 
         def submitted() -> Iterator[Submitted | Outcome]:
             for position, item in enumerate(events, start=1):
@@ -172,6 +162,8 @@ class CpsLedger:
         applied and nothing after it; each event is then its own transaction, because a
         batch cannot take back what follows a refusal inside it.
         """
+        from cps_ledger.domain.events import parse_event_line
+        from cps_ledger.services.ingest import Outcome, Status, Submitted
 
         def parsed() -> Iterator[Submitted | Outcome]:
             for number, line in enumerate(lines, start=1):
@@ -198,85 +190,115 @@ class CpsLedger:
     def _ingest(
         self, items: Iterable[Submitted | Outcome], *, batch_size: int
     ) -> Iterator[Outcome]:
+        from cps_ledger.services.ingest import Outcome, Submitted, ingest
+
         # Parse failures are kept in place so the stream stays in input order; each chunk
         # is read lazily, which keeps memory bounded by the batch size.
         it = iter(items)
         while chunk := list(islice(it, batch_size)):
             valid = [item for item in chunk if isinstance(item, Submitted)]
-            done = {o.position: o for o in ingest_service.ingest(self.engine, valid)}
+            done = {o.position: o for o in ingest(self.engine, valid)}
             for item in chunk:
                 yield item if isinstance(item, Outcome) else done[item.position]
 
-    def post_entries(self, entries: Iterable[Entry]) -> Iterator[ledger.Posted]:
+    def post_entries(self, entries: Iterable[Entry]) -> Iterator[Posted]:
         """Post raw balanced entries idempotently, in batches, streaming results."""
-        return ledger.post_entries(self.engine, entries)
+        from cps_ledger.services.ledger import post_entries
+
+        return post_entries(self.engine, entries)
 
     # -- settlement and payouts ------------------------------------------------------------
 
     def settle(self, book: str, period: str, *, now: datetime | None = None) -> SettlementResult:
         """Settle ``book``'s confirmed commission up to the end of ``period`` (YYYY-MM)."""
+        from cps_ledger.services.settlement import settle
 
         return settle(self.engine, book, period, now=now)
 
     def request_payout(self, command: RequestPayout) -> PayoutResult:
         """Move part of a promoter's available balance to payout_pending."""
+        from cps_ledger.services.payouts import request_payout
 
         return request_payout(self.engine, command)
 
     def complete_payout(self, command: CompletePayout) -> PayoutResult:
         """Mark a requested payout paid (withholding tax where the book applies it)."""
+        from cps_ledger.services.payouts import complete_payout
 
         return complete_payout(self.engine, command)
 
     def fail_payout(self, command: FailPayout) -> PayoutResult:
         """Return a requested payout to the promoter's available balance."""
+        from cps_ledger.services.payouts import fail_payout
 
         return fail_payout(self.engine, command)
 
     # -- reading ---------------------------------------------------------------------------
 
-    def balance(
-        self, book: str, account: str, *, as_of: datetime | None = None
-    ) -> ledger.AccountBalance:
+    def balance(self, book: str, account: str, *, as_of: datetime | None = None) -> AccountBalance:
         """An account's balance in its normal direction; 0 for one never posted to."""
-        return ledger.account_balance(self.engine, book, account, as_of=as_of)
+        from cps_ledger.services.ledger import account_balance
+
+        return account_balance(self.engine, book, account, as_of=as_of)
 
     def promoter_balances(
         self, book: str, promoter: str, *, as_of: datetime | None = None
     ) -> PromoterBalances:
         """A promoter's estimated, confirmed, available and payout_pending balances."""
+        from cps_ledger.services.balances import promoter_balances
 
         return promoter_balances(self.engine, book, promoter, as_of=as_of)
 
-    def trial_balance(self, book: str, *, as_of: datetime | None = None) -> ledger.TrialBalance:
+    def trial_balance(self, book: str, *, as_of: datetime | None = None) -> TrialBalance:
         """Every account of ``book`` in its debit or credit column."""
-        return ledger.trial_balance(self.engine, book, as_of=as_of)
+        from cps_ledger.services.ledger import trial_balance
+
+        return trial_balance(self.engine, book, as_of=as_of)
 
     def statement(self, book: str, promoter: str, period: str) -> Statement:
         """What a promoter earned, lost, was settled and was paid in ``period``, and why."""
+        from cps_ledger.services.statements import statement
 
         return statement(self.engine, book, promoter, period)
 
     def report(self, book: str, period: str) -> BookReport:
         """GMV, commission, fee, refunds, settled, paid and clawbacks of ``period``."""
+        from cps_ledger.services.reports import report
 
         return report(self.engine, book, period)
 
-    def audit(self, book: str) -> audit_service.AuditReport:
+    def audit(self, book: str) -> AuditReport:
         """Check the invariants of ``book`` against what is stored."""
-        return audit_service.audit(self.engine, book)
+        from cps_ledger.services.audit import audit
+
+        return audit(self.engine, book)
 
     def export_beancount(self, book: str, out: TextIO) -> None:
         """Write ``book`` as a beancount ledger to ``out``."""
+        from cps_ledger.services.export import export_beancount
 
         export_beancount(self.engine, book, out)
 
 
 def _upgrade(engine: Engine) -> str:
-    try:
+    from cps_ledger.adapters.schema import upgrade
+
+    with _connection_errors_typed(engine):
         return upgrade(engine)
+
+
+@contextmanager
+def _connection_errors_typed(engine: Engine) -> Iterator[None]:
+    """A failure to reach the database inside the block is DatabaseUnavailableError."""
+    from sqlalchemy.exc import InterfaceError
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+
+    from cps_ledger.services.uow import database_unavailable
+
+    try:
+        yield
     except (SAOperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailableError(url=mask_url(engine.url), reason=_first_line(exc)) from None
+        raise database_unavailable(engine.url, exc) from None
 
 
 def _not_utf8(exc: UnicodeDecodeError) -> BadInputError:

@@ -2,7 +2,13 @@
 
 Global options come before the command. Exit codes: 0 done, 1 operational failure (database
 unreachable, audit failed), 2 bad input (a refused command, a rejected event, a usage error).
+
+Every call pays for what this module imports, so SQLAlchemy, alembic, the services and rich
+tables are loaded only by the commands (and the error paths) that use them: ``--help`` needs
+none of them.
 """
+
+# ruff: noqa: PLC0415  (heavy imports wait for the command that needs them: start-up time)
 
 from __future__ import annotations
 
@@ -11,13 +17,10 @@ from pathlib import Path
 from typing import Annotated, Final
 
 import typer
-from sqlalchemy.exc import InterfaceError, SQLAlchemyError
-from sqlalchemy.exc import OperationalError as SAOperationalError
 from typer._click.exceptions import NoArgsIsHelpError
 
 from cps_ledger import cli_commands, cli_ingest, cli_reads
-from cps_ledger.adapters.engine import DEFAULT_URL, mask_url
-from cps_ledger.api import URL_ENV
+from cps_ledger.api import URL_ENV, default_url
 from cps_ledger.cli_output import (
     EXIT_BAD_INPUT,
     EXIT_OPERATIONAL,
@@ -27,8 +30,8 @@ from cps_ledger.cli_output import (
     remember_secret_of,
     url_in_use,
 )
-from cps_ledger.demo import run_demo
-from cps_ledger.errors import CpsLedgerError, DatabaseUnavailableError
+from cps_ledger.errors import CpsLedgerError
+from cps_ledger.limits import DEFAULT_DATABASE_URL
 
 PROG: Final = "cps-ledger"
 
@@ -50,7 +53,7 @@ def _globals(
             "--database-url",
             envvar=URL_ENV,
             show_default=False,
-            help=f"Database URL (default {DEFAULT_URL}; passwords are never printed).",
+            help=f"Database URL (default {DEFAULT_DATABASE_URL}; passwords are never printed).",
         ),
     ] = None,
     json_output: Annotated[
@@ -61,7 +64,7 @@ def _globals(
 
     Example:  cps-ledger --json --database-url sqlite:///ledger.sqlite3 db upgrade
     """
-    url = database_url or DEFAULT_URL
+    url = database_url or default_url()
     remember_secret_of(url)
     ctx.obj = Globals(url=url, json=json_output)
 
@@ -95,6 +98,8 @@ def demo(
 
     Example:  cps-ledger demo --path /tmp/demo.sqlite3 --seed 42
     """
+    from cps_ledger.demo import run_demo
+
     run_demo(path, seed=seed, json_output=globals_of(ctx).json)
 
 
@@ -117,18 +122,31 @@ def run(argv: list[str] | None = None) -> int:
         return fail(_UsageError(exc.format_message()), EXIT_BAD_INPUT)
     except CpsLedgerError as exc:
         return fail(exc, exc.exit_code)
-    except (SAOperationalError, InterfaceError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return fail(DatabaseUnavailableError(url=mask_url(url_in_use()), reason=reason), 1)
-    except SQLAlchemyError as exc:
-        return fail(exc, EXIT_OPERATIONAL)
     except BrokenPipeError:
         return EXIT_OPERATIONAL
     except KeyboardInterrupt as exc:
         return fail(exc, EXIT_OPERATIONAL)
     except Exception as exc:
-        return fail(exc, EXIT_OPERATIONAL)
+        return fail(_unreachable_as_typed(exc), EXIT_OPERATIONAL)
     return result if isinstance(result, int) else 0
+
+
+def _unreachable_as_typed(exc: Exception) -> Exception:
+    """A lost or refused database connection as DatabaseUnavailableError; others as they are.
+
+    Only an SQLAlchemy error can be one, and it was raised by a loaded SQLAlchemy, so the
+    import below costs nothing, while a module-level import would slow down every call.
+    """
+    if "sqlalchemy" not in sys.modules:
+        return exc
+    from sqlalchemy.exc import InterfaceError
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+
+    from cps_ledger.services.uow import database_unavailable
+
+    if isinstance(exc, SAOperationalError | InterfaceError):
+        return database_unavailable(url_in_use(), exc)
+    return exc
 
 
 class _UsageError(Exception):

@@ -1,19 +1,27 @@
-"""The CLI commands that change the books: db upgrade, book apply, settle, payouts, schema."""
+"""The CLI commands that change the books: db upgrade, book apply, settle, payouts, schema.
+
+The facade and the pydantic commands are imported inside each command, so that ``--help``
+and the other commands do not load them.
+"""
+
+# ruff: noqa: PLC0415  (heavy imports wait for the command that needs them: start-up time)
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cps_ledger.api import CpsLedger
 from cps_ledger.cli_output import emit, globals_of, key_value_table, open_ledger, pick
-from cps_ledger.domain.commands import CompletePayout, FailPayout, RequestPayout
-from cps_ledger.domain.events import events_json_schema
+
+if TYPE_CHECKING:
+    from cps_ledger.api import CpsLedger
+    from cps_ledger.services.payouts import PayoutResult
 
 BookOpt = Annotated[str, typer.Option("--book", help="The book (programme) code.")]
 PeriodOpt = Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")]
@@ -33,6 +41,8 @@ def db_upgrade(ctx: typer.Context) -> None:
 
     Example:  cps-ledger --database-url postgresql://app@db/ledger db upgrade
     """
+    from cps_ledger.api import CpsLedger
+
     g = globals_of(ctx)
     with CpsLedger.open(g.url, migrate=True) as ledger:
         revision = ledger.upgrade()
@@ -83,6 +93,8 @@ def payouts_request(
 
     Example:  cps-ledger payouts request --book fenxiang --promoter p1 --amount-minor 5000 --request-id w-001
     """
+    from cps_ledger.domain.commands import RequestPayout
+
     g = globals_of(ctx)
     command = RequestPayout(
         book=book, promoter=promoter, amount_minor=amount_minor, request_id=request_id, at=_now()
@@ -99,11 +111,14 @@ def payouts_complete(ctx: typer.Context, book: BookOpt, request_id: RequestIdOpt
 
     Example:  cps-ledger payouts complete --book fenxiang --request-id w-001
     """
-    g = globals_of(ctx)
-    with open_ledger(ctx) as ledger:
-        result = ledger.complete_payout(CompletePayout(book=book, request_id=request_id, at=_now()))
-    document = pick(result, ("request_id", "state", "amount_minor", "tax_minor"))
-    emit(g, document, lambda: key_value_table("payout", document))
+    from cps_ledger.domain.commands import CompletePayout
+
+    _resolve_payout(
+        ctx,
+        lambda ledger: ledger.complete_payout(
+            CompletePayout(book=book, request_id=request_id, at=_now())
+        ),
+    )
 
 
 @payouts_app.command("fail")
@@ -112,9 +127,23 @@ def payouts_fail(ctx: typer.Context, book: BookOpt, request_id: RequestIdOpt) ->
 
     Example:  cps-ledger payouts fail --book fenxiang --request-id w-001
     """
+    from cps_ledger.domain.commands import FailPayout
+
+    _resolve_payout(
+        ctx,
+        lambda ledger: ledger.fail_payout(FailPayout(book=book, request_id=request_id, at=_now())),
+    )
+
+
+def _resolve_payout(ctx: typer.Context, resolve: Callable[[CpsLedger], PayoutResult]) -> None:
+    """Complete or fail a requested payout (``resolve`` says which) and print its state.
+
+    The command is built inside ``resolve``, after the database is opened, so that an
+    unreachable database is reported before anything about the command.
+    """
     g = globals_of(ctx)
     with open_ledger(ctx) as ledger:
-        result = ledger.fail_payout(FailPayout(book=book, request_id=request_id, at=_now()))
+        result = resolve(ledger)
     document = pick(result, ("request_id", "state", "amount_minor", "tax_minor"))
     emit(g, document, lambda: key_value_table("payout", document))
 
@@ -125,6 +154,8 @@ def schema_events() -> None:
 
     Example:  cps-ledger schema events > events.schema.json
     """
+    from cps_ledger.domain.events import events_json_schema
+
     sys.stdout.write(json.dumps(events_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 

@@ -6,6 +6,8 @@ first ``ERRORS_REPORTED_MAX`` errors are kept. Blank lines are skipped but still
 so line numbers always match the file.
 """
 
+# ruff: noqa: PLC0415  (heavy imports wait for the command that needs them: start-up time)
+
 from __future__ import annotations
 
 import os
@@ -16,15 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Final
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from cps_ledger.cli_output import (
     EXIT_BAD_INPUT,
@@ -35,7 +28,6 @@ from cps_ledger.cli_output import (
     rows_table,
 )
 from cps_ledger.errors import InputFileError
-from cps_ledger.services.ingest import Status
 
 ERRORS_REPORTED_MAX: Final = 1000
 """Errors listed in the summary; ``rejected`` always counts them all."""
@@ -57,6 +49,8 @@ def ingest(
 
     Example:  cps-ledger --json ingest events.jsonl
     """
+    from cps_ledger.services.ingest import Status
+
     g = globals_of(ctx)
     counts = {"read": 0, "applied": 0, "replayed": 0, "rejected": 0}
     errors: list[dict[str, Any]] = []
@@ -97,6 +91,16 @@ def _open(source: str, stack: ExitStack) -> tuple[BinaryIO, int | None]:
 
 
 def _with_progress(lines: Iterator[bytes], size: int | None, stack: ExitStack) -> Iterator[bytes]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     # The bar follows bytes read, which is known for a file and constant-memory to track.
     columns: list[Any] = [TextColumn("ingest"), BarColumn()]
     columns += [DownloadColumn()] if size else [MofNCompleteColumn()]

@@ -3,7 +3,12 @@
 Errors are ``error: <ErrorClass>: <message>`` on stderr, exit 2 for bad input and 1 for an
 operational failure; no traceback ever reaches the user, and a database password never does
 either (every URL goes through ``mask_url``, and known passwords are scrubbed as well).
+
+rich, SQLAlchemy and the facade's services are imported where they are used, not here:
+``--help`` and a JSON answer should not wait for table rendering or a database driver.
 """
+
+# ruff: noqa: PLC0415  (rich and SQLAlchemy wait for the output that needs them: start-up time)
 
 from __future__ import annotations
 
@@ -15,18 +20,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from uuid import UUID
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from cps_ledger.api import CpsLedger
 from cps_ledger.domain.periods import require_aware
 from cps_ledger.errors import CpsLedgerError, InvalidEventError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from cps_ledger.api import CpsLedger
 
 EXIT_OK: Final = 0
 EXIT_OPERATIONAL: Final = 1
@@ -48,6 +53,11 @@ class Globals:
 def remember_secret_of(url: str) -> None:
     """Note the password in ``url`` so that no error message can ever print it."""
     _urls.append(url)
+    if "@" not in url:
+        return  # no user info, so no password: spare the SQLAlchemy import
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         password = make_url(url).password
     except ArgumentError:
@@ -78,6 +88,8 @@ def globals_of(ctx: typer.Context) -> Globals:
 
 def open_ledger(ctx: typer.Context) -> CpsLedger:
     """The ledger at ``--database-url``; an unmigrated database is SchemaNotReadyError."""
+    from cps_ledger.api import CpsLedger
+
     return CpsLedger.open(globals_of(ctx).url)
 
 
@@ -114,6 +126,9 @@ def emit(
     if g.json or table is None:
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         return
+    from rich.console import Console
+    from rich.table import Table
+
     # A pipe gets wide lines rather than account codes broken across rows.
     console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
     made = table()
@@ -123,6 +138,8 @@ def emit(
 
 def key_value_table(title: str, document: Mapping[str, Any]) -> Table:
     """A two-column table of a flat document; amounts right-aligned."""
+    from rich.table import Table
+
     t = Table(title=title, show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value", justify="right")
@@ -133,6 +150,8 @@ def key_value_table(title: str, document: Mapping[str, Any]) -> Table:
 
 def rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
     """A table with one row per mapping; numbers right-aligned."""
+    from rich.table import Table
+
     t = Table(title=title)
     for column in columns:
         numeric = bool(rows) and isinstance(rows[0].get(column), int | float)

@@ -1,5 +1,10 @@
 """The CLI commands that read the books: balance, trial-balance, statement, audit, report,
-export."""
+export.
+
+Each command imports the formatting it needs itself, so that the others do not load it.
+"""
+
+# ruff: noqa: PLC0415  (heavy imports wait for the command that needs them: start-up time)
 
 from __future__ import annotations
 
@@ -22,14 +27,12 @@ from cps_ledger.cli_output import (
     rows_table,
 )
 from cps_ledger.errors import InvalidEventError
-from cps_ledger.services.reports import report_json
-from cps_ledger.services.statements import statement_json, statement_rows
 
 BookOpt = Annotated[str, typer.Option("--book", help="The book (programme) code.")]
 PeriodOpt = Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")]
 AsOfOpt = Annotated[
     str | None,
-    typer.Option("--as-of", help="ISO 8601 instant with an offset, e.g. 2026-11-30T24:00+08:00."),
+    typer.Option("--as-of", help="ISO 8601 instant with an offset, e.g. 2026-12-01T00:00+08:00."),
 ]
 
 
@@ -116,6 +119,8 @@ def statement(
 
     Example:  cps-ledger statement --book fenxiang --promoter p1 --period 2026-11 --format csv
     """
+    from cps_ledger.services.statement_format import statement_json, statement_rows
+
     g = globals_of(ctx)
     with open_ledger(ctx) as ledger:
         st = ledger.statement(book, promoter, period)
@@ -157,6 +162,8 @@ def report(ctx: typer.Context, book: BookOpt, period: PeriodOpt) -> None:
 
     Example:  cps-ledger report --book fenxiang --period 2026-11
     """
+    from cps_ledger.services.reports import report_json
+
     g = globals_of(ctx)
     with open_ledger(ctx) as ledger:
         document = report_json(ledger.report(book, period))

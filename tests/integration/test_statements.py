@@ -19,13 +19,8 @@ from cps_ledger.services.ingest import Status
 from cps_ledger.services.ledger import account_balance
 from cps_ledger.services.payouts import complete_payout, request_payout
 from cps_ledger.services.settlement import settle
-from cps_ledger.services.statements import (
-    STATEMENT_COLUMNS,
-    Statement,
-    statement,
-    statement_json,
-    statement_rows,
-)
+from cps_ledger.services.statement_format import STATEMENT_COLUMNS, statement_json, statement_rows
+from cps_ledger.services.statements import Statement, statement
 from tests.support.books import at, make_book, run, starter
 
 OCTOBER_END = Period(2026, 10).end("Asia/Shanghai")

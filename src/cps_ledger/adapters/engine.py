@@ -14,8 +14,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from cps_ledger.errors import DatabaseUnavailableError
+from cps_ledger.limits import DEFAULT_DATABASE_URL
 
-DEFAULT_URL: Final = "sqlite:///cps_ledger.sqlite3"
+DEFAULT_URL: Final = DEFAULT_DATABASE_URL
 SQLITE_BUSY_TIMEOUT_MS: Final = 60_000
 POOL_SIZE: Final = 5
 READ_ONLY: Final = "cps_ledger_read_only"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import islice
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -33,11 +33,10 @@ from cps_ledger.domain.events import (
     payload_of,
 )
 from cps_ledger.errors import BadInputError, IdempotencyConflictError, UnknownBookError
+from cps_ledger.limits import EVENTS_PER_TRANSACTION
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
 from cps_ledger.services.uow import UnitOfWork, transact
-
-EVENTS_PER_TRANSACTION: Final = 1000
 
 
 class Status(StrEnum):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import URL, Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
@@ -30,6 +30,15 @@ retries_seen = 0
 """Retries this process has made so far (benchmarks report it)."""
 
 
+def database_unavailable(url: str | URL, exc: BaseException) -> DatabaseUnavailableError:
+    """The typed error for a failed connection to ``url``: password masked, the driver's
+    first line as the reason (or the exception's type when the driver said nothing)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    reason = text.splitlines()[0] if text else type(orig).__name__
+    return DatabaseUnavailableError(url=mask_url(url), reason=reason)
+
+
 class UnitOfWork:
     """A connection and its transaction; leaving it without ``commit()`` rolls back."""
 
@@ -42,9 +51,7 @@ class UnitOfWork:
         try:
             conn = self._engine.connect()
         except SAOperationalError as exc:
-            raise DatabaseUnavailableError(
-                url=mask_url(self._engine.url), reason=str(exc.orig).strip().splitlines()[0]
-            ) from None
+            raise database_unavailable(self._engine.url, exc) from None
         if self._read_only:
             conn = conn.execution_options(**{READ_ONLY: True})
         self.conn: Connection = conn
