@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect, Insert, Table, insert
+from sqlalchemy import Connection, Dialect, Insert, Table, TextClause, insert, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
@@ -70,7 +70,35 @@ def add_to_counters(
     if not rows:
         return
     ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+    if conn.dialect.name == "postgresql":
+        statement = _unnest_upsert(conn.dialect, table, tuple(key), tuple(increments))
+        columns = [c.name for c in table.columns]
+        conn.execute(
+            statement, {f"c{i}": [r[name] for r in ordered] for i, name in enumerate(columns)}
+        )
+        return
     conn.execute(_upsert_adding(conn.dialect.name, table, tuple(key), tuple(increments)), ordered)
+
+
+@cache
+def _unnest_upsert(
+    dialect: Dialect, table: Table, key: tuple[str, ...], increments: tuple[str, ...]
+) -> TextClause:
+    # One statement with one array per column: PostgreSQL upserts a whole batch in one
+    # round trip instead of one pipelined statement per row. unnest keeps the array order,
+    # so rows are still locked in key order.
+    quote = dialect.identifier_preparer.quote
+    names = [quote(c.name) for c in table.columns]
+    arrays = ", ".join(
+        f"CAST(:c{i} AS {c.type.compile(dialect=dialect)}[])" for i, c in enumerate(table.columns)
+    )
+    updates = ", ".join(
+        f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in increments
+    )
+    return text(
+        f"INSERT INTO {quote(table.name)} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}"
+    )
 
 
 def copy_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
