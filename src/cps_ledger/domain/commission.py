@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from cps_ledger.domain.money import allocate, require_amount, round_half_up
+from cps_ledger.domain.money import allocate, multiply_half_up, require_amount, round_half_up
 from cps_ledger.domain.rules import LineContext, RuleSet, apply_modifiers, modifiers_for
 from cps_ledger.domain.splits import SplitWeights
 from cps_ledger.errors import InvalidAmountError, RefundExceedsBaseError
@@ -53,7 +53,7 @@ ZERO_SHARES = Shares(0, 0, 0, 0)
 
 def commission_for(base_minor: int, rate: Decimal, cap_minor: int | None) -> int:
     """``round_half_up(base x rate)``, then the modifiers in order (the cap: ``min``)."""
-    rounded = round_half_up(Decimal(base_minor) * rate)
+    rounded = multiply_half_up(base_minor, rate)
     return apply_modifiers(rounded, modifiers_for(cap_minor=cap_minor))
 
 

@@ -7,8 +7,9 @@ of an amount into parts goes through :func:`allocate`, whose parts always sum to
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final
 
 from cps_ledger.errors import InvalidAmountError, InvalidRateError
@@ -57,14 +58,21 @@ def round_half_up(x: Decimal) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def _check_weights(weights: tuple[Decimal, ...]) -> None:
-    # Cached: a book has a handful of splits, and allocate runs for every line.
+def _integer_weights(weights: tuple[Decimal, ...]) -> tuple[tuple[int, ...], int]:
+    """Weights as integer numerators over one common denominator, checked once per split.
+
+    Integer arithmetic makes ``floor(total x w)`` and the remainders exact for any total and
+    any number of decimal places, where Decimal's 28-digit context could round a product.
+    """
     if not 1 <= len(weights) <= WEIGHTS_MAX:
         raise InvalidRateError(field="weights", value=list(weights), reason="need 1..16 weights")
-    if any(w < 0 for w in weights) or sum(weights, Decimal(0)) != 1:
+    if any(not w.is_finite() or w < 0 for w in weights) or sum(weights, Decimal(0)) != 1:
         raise InvalidRateError(
             field="weights", value=list(weights), reason="must be >= 0 and sum to exactly 1"
         )
+    ratios = [w.as_integer_ratio() for w in weights]
+    denominator = math.lcm(*(d for _, d in ratios))
+    return tuple(n * (denominator // d) for n, d in ratios), denominator
 
 
 def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
@@ -74,14 +82,31 @@ def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     the largest fractional remainders, ties to the earlier part (DESIGN §5). Negative totals
     are split as the negation of the split of ``-total`` so that refunds mirror accruals.
     """
-    _check_weights(tuple(weights))
+    numerators, denominator = _integer_weights(tuple(weights))
     if total < 0:
         return [-part for part in allocate(-total, weights)]
-    exact = [Decimal(total) * w for w in weights]
-    parts = [int(x.to_integral_value(rounding=ROUND_FLOOR)) for x in exact]
+    products = [total * n for n in numerators]
+    parts = [p // denominator for p in products]
     left_over = total - sum(parts)
     # sorted() is stable, so among equal remainders the earlier part comes first.
-    order = sorted(range(len(parts)), key=lambda i: exact[i] - parts[i], reverse=True)
+    order = sorted(range(len(parts)), key=lambda i: products[i] % denominator, reverse=True)
     for i in order[:left_over]:
         parts[i] += 1
     return parts
+
+
+def multiply_half_up(amount_minor: int, rate: Decimal) -> int:
+    """``round_half_up(amount x rate)`` in exact integer arithmetic, for ``amount >= 0``.
+
+    The same figure as :func:`round_half_up` of the Decimal product, without its context.
+    """
+    if amount_minor < 0:
+        return round_half_up(Decimal(amount_minor) * rate)
+    numerator, denominator = _ratio(rate)
+    quotient, remainder = divmod(amount_minor * numerator, denominator)
+    return quotient + (1 if 2 * remainder >= denominator else 0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ratio(rate: Decimal) -> tuple[int, int]:
+    return rate.as_integer_ratio()
