@@ -160,3 +160,30 @@ def test_the_model_imports_nothing_from_services_adapters_or_the_commission_arit
         "cps_ledger.domain.orders",
         "cps_ledger.domain.splits",
     }
+
+
+def test_the_model_tells_what_is_available_pending_and_awaiting_settlement() -> None:
+    m = model()
+    run(m, *starter(B))
+    assert not m.awaiting_settlement()  # paid, not completed
+    run(m, completed("o1", 20))
+    assert m.awaiting_settlement()
+    assert m.last_settled() is None
+    m.settle("2026-10", AFTER_OCTOBER)
+    assert (m.awaiting_settlement(), m.last_settled()) == (False, "2026-10")
+    assert m.available_minor("p1") == 3214
+    m.request_payout("p1", 3000, "q1")
+    m.request_payout("p1", 200, "q2")
+    m.fail_payout("q2")
+    assert (m.payouts_in("pending"), m.payouts_in("failed")) == (["q1"], ["q2"])
+    assert m.available_minor("p1") == 214
+
+
+def test_a_refund_after_a_payout_leaves_available_below_zero() -> None:
+    m = model()
+    run(m, *starter(B), completed("o1", 20))
+    m.settle("2026-10", AFTER_OCTOBER)
+    m.request_payout("p1", 3214, "q1")
+    refund = {"type": "refund", "book": B, "refund": "r1", "order": "o1", "at": at(99)}
+    run(m, {**refund, "lines": [{"line": "2", "amount_minor": 1250}]})
+    assert m.available_minor("p1") == -30  # line 2's promoter share, clawed back

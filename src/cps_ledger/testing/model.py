@@ -212,6 +212,28 @@ class ReferenceModel:
         """The signed (debit-positive) balance of one account."""
         return self._balances.get(account, 0)
 
+    def available_minor(self, promoter: str) -> int:
+        """What ``promoter`` may be paid out now: the credit balance of its available
+        account (below zero after a clawback)."""
+        return -self.balance(f"promoter:{promoter}:available")
+
+    def payouts_in(self, state: str) -> list[str]:
+        """The request ids of the payouts now in ``state``, in the order they were made."""
+        return [rid for rid, payout in self.payouts.items() if payout.state == state]
+
+    def awaiting_settlement(self) -> bool:
+        """Whether a completed line is not settled yet: the next settlement would take it."""
+        return any(
+            not line.settled
+            for order in self.orders.values()
+            if order.state == "completed"
+            for line in order.lines.values()
+        )
+
+    def last_settled(self) -> str | None:
+        """The latest settled period (``YYYY-MM``), or None before the first settlement."""
+        return max(self.settled, default=None)
+
     def line_shares(self) -> dict[tuple[str, str], Shares]:
         """(order, line) -> (commission, promoter, upline, platform) now."""
         return {
@@ -384,7 +406,8 @@ class ReferenceModel:
             return Predicted("replayed", result={**self.settled[period], "replayed": True})
         try:
             end = Period.parse(period).end(self.definition.timezone)
-            if self.settled and period < max(self.settled):
+            last = self.last_settled()
+            if last is not None and period < last:
                 raise SettlementOrderError(book=self.code, period=period, reason="before last")
             if end > now:
                 raise SettlementOrderError(book=self.code, period=period, reason="not ended")

@@ -2,11 +2,20 @@
 
 Each example applies a book under a fresh code (books isolate, so no database clean-up is
 needed) and then runs random steps — registrations, links, paid orders, completions,
-cancellations, partial and full refunds, merchant payments, replays, settlements and
-payouts — through the library's services. After every step it checks that the stored
-journal passes ``audit`` (every entry balances, every line's shares sum to its commission),
-that the trial balance equals the :class:`~cps_ledger.testing.model.ReferenceModel`'s
-balances, that every line's shares equal the model's, and that replays change nothing.
+cancellations, partial, full and excessive refunds, merchant payments, replays, monthly
+settlements and payout requests, completions and failures — through the library's
+services. After every step it checks that the stored journal passes ``audit`` (every entry
+balances, every line's shares sum to its commission), that the trial balance equals the
+:class:`~cps_ledger.testing.model.ReferenceModel`'s balances, that every line's shares
+equal the model's, and that replays change nothing.
+
+Steps are chosen with weights that follow the state (:meth:`LedgerStateMachine.menu`), so
+that a typical run of 25 steps pays orders worth paying out, completes them, settles the
+month that has ended, requests payouts within the available balance, completes or fails
+them, and refunds settled lines (clawbacks). Each step reports the path it took to
+``hypothesis.event`` (``--hypothesis-show-statistics`` lists how often each happened) and
+counts it in :attr:`LedgerStateMachine.paths`; :data:`MONEY_PATHS` are the ones a run is
+expected to reach.
 
 Run it as is (a temporary SQLite file), against a database of your choice, or subclassed::
 
@@ -20,24 +29,22 @@ Run it as is (a temporary SQLite file), against a database of your choice, or su
 
 from __future__ import annotations
 
-import importlib
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
-from types import ModuleType
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
-from hypothesis import note
+from hypothesis import event, note, target
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -51,6 +58,7 @@ from cps_ledger.domain.commands import CompletePayout, FailPayout, RequestPayout
 from cps_ledger.domain.events import parse_event
 from cps_ledger.domain.periods import Period
 from cps_ledger.errors import CpsLedgerError
+from cps_ledger.services import payouts, settlement
 from cps_ledger.services.audit import audit
 from cps_ledger.services.books import apply_book
 from cps_ledger.services.ingest import Submitted, ingest
@@ -58,13 +66,29 @@ from cps_ledger.services.ledger import trial_balance
 from cps_ledger.services.uow import UnitOfWork, transact
 from cps_ledger.testing.databases import migrated, sqlite_url
 from cps_ledger.testing.model import DEFAULT_BOOK_TOML, Predicted, ReferenceModel, Shares
-from cps_ledger.testing.strategies import MERCHANTS, START, TIERS, order_lines
+from cps_ledger.testing.strategies import MERCHANTS, START, TIERS, order_lines, sale_amounts
 
 LINES = table(OrderLineRow)
-PROMOTERS_MAX = 8
-LINKS_MAX = 8
-STEP_MINUTES_MAX = 60 * 24 * 12
-"""A step moves the clock by up to 12 days, so a run of steps crosses several months."""
+PROMOTERS_MAX: Final = 8
+LINKS_MAX: Final = 8
+STEP_MINUTES_MAX: Final = 60 * 24 * 3
+"""An event moves the clock by up to three days: a month holds several events, and the
+settle step moves the clock past a month's end."""
+AFTER_END_MINUTES_MAX: Final = 60 * 24 * 2
+"""A settlement runs up to two days after the end of its month."""
+MONEY_PATHS: Final = (
+    "settled money",
+    "settlement replayed",
+    "earlier period refused",
+    "payout requested",
+    "payout completed",
+    "payout failed",
+    "refund after settlement",
+    "refund after payout",
+    "clawback",
+    "merchant paid",
+)
+"""Paths a run is expected to reach (a clawback: a promoter's available below zero)."""
 
 
 @cache
@@ -79,16 +103,12 @@ def _default_url() -> str:
     return sqlite_url(str(directory / "ledger.sqlite3")).render_as_string(hide_password=False)
 
 
-def _service(name: str) -> ModuleType | None:
-    # Settlement and payouts are imported lazily: the machine runs without them.
-    try:
-        return importlib.import_module(f"cps_ledger.services.{name}")
-    except ImportError:
-        return None
-
-
-def _has(name: str) -> Callable[[Any], bool]:
-    return lambda _machine: _service(name) is not None
+def _weighted(weights: Mapping[str, int]) -> list[str]:
+    """Each name repeated by its weight, heaviest first: ``sampled_from`` of this is a
+    weighted choice, and its simplest draw (where generation starts and shrinking goes)
+    is the likeliest name."""
+    ranked = sorted(weights.items(), key=lambda item: -item[1])
+    return [name for name, weight in ranked for _ in range(weight)]
 
 
 class LedgerStateMachine(RuleBasedStateMachine):
@@ -97,6 +117,10 @@ class LedgerStateMachine(RuleBasedStateMachine):
     Class attributes to override: ``database_url`` (``None``: a temporary SQLite file made
     once per process) and ``book_toml`` (a book file whose ``{code}`` becomes the fresh
     book code of each example; withholding ``none`` and split ``standard``).
+
+    One rule, :meth:`step`, picks an action from :meth:`menu`: separate rules would be
+    switched off at random per example (hypothesis's swarm testing), and a run without,
+    say, completions never reaches a payout. Subclasses may add rules of their own.
     """
 
     database_url: ClassVar[str | URL | None] = None
@@ -112,30 +136,35 @@ class LedgerStateMachine(RuleBasedStateMachine):
         self.model = ReferenceModel(definition)
         self.clock = START
         self.applied: list[dict[str, Any]] = []
-        self.request_ids: list[str] = []
+        self.paid_at: dict[str, datetime] = {}
         self.counter = 0
+        self.paths: Counter[str] = Counter()
+        """How often each path was taken in this example (see :data:`MONEY_PATHS`)."""
 
     # -- the system under test ----------------------------------------------------------
 
     def ingest_raw(self, raw: Mapping[str, Any]) -> tuple[str, str | None]:
         """Ingest one raw event through the library: (status, error class name or None)."""
         try:
-            event = parse_event(dict(raw))
+            parsed = parse_event(dict(raw))
         except CpsLedgerError as exc:
             return "rejected", type(exc).__name__
-        (outcome,) = ingest(self.engine, [Submitted(1, event, dict(raw))])
+        (outcome,) = ingest(self.engine, [Submitted(1, parsed, dict(raw))])
         return outcome.status.value, type(outcome.error).__name__ if outcome.error else None
 
-    def _event(self, raw: dict[str, Any]) -> None:
-        note(f"event {raw}")
+    def _event(self, what: str, raw: dict[str, Any]) -> Predicted:
+        note(f"{what}: {raw}")
         expected = self.model.apply(raw)
         got = self.ingest_raw(raw)
         assert got == (expected.status, expected.error), f"{raw}: ledger {got}, model {expected}"
         if expected.status == "applied":
             self.applied.append(raw)
+        self.path(f"{what}: {_outcome(expected)}")
+        return expected
 
-    def _command(self, what: str, call: Callable[[], Any], expected: Predicted) -> None:
+    def _command(self, what: str, call: Callable[[], Any], expected: Predicted) -> Predicted:
         note(f"{what}: model expects {expected}")
+        self.path(f"{what}: {_outcome(expected)}")
         refused: CpsLedgerError | None = None
         try:
             result = call()
@@ -144,7 +173,7 @@ class LedgerStateMachine(RuleBasedStateMachine):
         if refused is not None:
             assert expected.status == "rejected", f"{what}: ledger refused with {refused!r}"
             assert type(refused).__name__ == expected.error, f"{what}: {refused!r}, {expected}"
-            return
+            return expected
         assert expected.status != "rejected", f"{what}: ledger did {result}, model {expected}"
         assert expected.result is not None
         assert result.replayed == (expected.status == "replayed"), f"{what}: {result}"
@@ -152,6 +181,12 @@ class LedgerStateMachine(RuleBasedStateMachine):
             if name == "state" and result.replayed:
                 continue  # which state a replay reports is not specified
             assert str(getattr(result, name)) == str(value), f"{what}: {result}, model {expected}"
+        return expected
+
+    def path(self, name: str) -> None:
+        """Count a path this example took and report it to ``hypothesis.event``."""
+        event(name)
+        self.paths[name] += 1
 
     def _tick(self, data: st.DataObject) -> str:
         self.clock += timedelta(minutes=data.draw(st.integers(1, STEP_MINUTES_MAX), "minutes"))
@@ -161,196 +196,301 @@ class LedgerStateMachine(RuleBasedStateMachine):
         self.counter += 1
         return f"{prefix}{self.counter}"
 
-    # -- rules: events ----------------------------------------------------------------------
+    # -- choosing a step ------------------------------------------------------------------
 
     @initialize()
     def a_promoter_under_an_upline_with_a_link(self) -> None:
         """Start every example with someone to sell through, so runs get deep quickly."""
-        at = self.clock.isoformat()
-        self._event({"type": "promoter_registered", "book": self.book, "promoter": "up", "at": at})
-        self._event(
-            {
-                "type": "promoter_registered",
-                "book": self.book,
-                "promoter": "pr",
-                "upline": "up",
-                "at": at,
-            }
+        at, book = self.clock.isoformat(), self.book
+        registered = {"type": "promoter_registered", "book": book, "at": at}
+        self._event("register", {**registered, "promoter": "up"})
+        self._event("register", {**registered, "promoter": "pr", "upline": "up"})
+        link = {"type": "share_link_created", "book": book, "link": "Lpr", "promoter": "pr"}
+        self._event("link", {**link, "at": at})
+
+    @rule(data=st.data())
+    def step(self, data: st.DataObject) -> None:
+        """One step of business, chosen from :meth:`menu`."""
+        action = data.draw(st.sampled_from(self.menu()), "action")
+        getattr(self, action)(data)
+
+    def menu(self) -> list[str]:
+        """The names of the actions possible now, each repeated by its weight.
+
+        Weights follow the state towards money out: paid orders get completed, a completed
+        unsettled line makes a settlement likely, money available makes a payout request
+        likely and a pending payout its completion or failure; each still sometimes runs
+        when it can only be refused.
+        """
+        m = self.model
+        paid = any(order.state == "paid" for order in m.orders.values())
+        owing = any(m.balance(f"merchant:{x}:receivable") > 0 for x in MERCHANTS)
+        clawable = any(
+            line.settled and line.remaining_minor
+            for order in m.orders.values()
+            for line in order.lines.values()
         )
-        self._event(
+        return _weighted(
             {
-                "type": "share_link_created",
-                "book": self.book,
-                "link": "Lpr",
-                "promoter": "pr",
-                "at": at,
+                "pay_order": 2 if paid or m.awaiting_settlement() else 6,
+                "complete_order": 5 * paid,
+                "cancel_order": 1 * paid,
+                "refund": 4 if clawable else 1 * bool(m.orders),
+                "merchant_payment": 2 if owing else 1 * bool(m.orders),
+                "settle": 6 if m.awaiting_settlement() else 1 + bool(self._earlier()),
+                "request_payout": 8 if self._funded() else 1,
+                "finish_payout": 8 if m.payouts_in("pending") else 1,
+                "replay": 1,
+                "register_promoter": 1 * (len(m.promoters) < PROMOTERS_MAX),
+                "create_link": 1 * (len(m.links) < LINKS_MAX),
             }
         )
 
-    @precondition(lambda self: len(self.model.promoters) < PROMOTERS_MAX)
-    @rule(data=st.data())
+    def _funded(self) -> list[str]:
+        minimum = max(self.model.definition.payout_minimum_minor, 1)
+        return [p for p in sorted(self.model.promoters) if self.model.available_minor(p) >= minimum]
+
+    # -- actions: events --------------------------------------------------------------------
+
     def register_promoter(self, data: st.DataObject) -> None:
         """A promoter joins, under an existing upline or none."""
         raw: dict[str, Any] = {"type": "promoter_registered", "book": self.book}
         raw["promoter"] = self._id("p")
         with_upline: bool = data.draw(st.booleans(), "with upline")
-        if self.model.promoters and with_upline:
+        if with_upline:
             raw["upline"] = data.draw(st.sampled_from(sorted(self.model.promoters)), "upline")
         if data.draw(st.booleans(), "with tier"):
             raw["tier"] = data.draw(st.sampled_from(TIERS), "tier")
         raw["at"] = self._tick(data)
-        self._event(raw)
+        self._event("register", raw)
 
-    @precondition(lambda self: len(self.model.promoters) > 0 and len(self.model.links) < LINKS_MAX)
-    @rule(data=st.data())
     def create_link(self, data: st.DataObject) -> None:
         """A registered promoter shares a link."""
         owner = data.draw(st.sampled_from(sorted(self.model.promoters)), "owner")
         raw = {"type": "share_link_created", "book": self.book, "link": self._id("L")}
-        self._event({**raw, "promoter": owner, "at": self._tick(data)})
+        self._event("link", {**raw, "promoter": owner, "at": self._tick(data)})
 
-    @precondition(lambda self: bool(self.model.links))
-    @rule(data=st.data())
     def pay_order(self, data: st.DataObject) -> None:
-        """An order of several lines is paid through an existing link."""
+        """An order of several lines, mostly worth paying out, is paid through a link."""
         link = data.draw(st.sampled_from(sorted(self.model.links)), "link")
-        raw = {"type": "order_paid", "book": self.book, "order": self._id("o"), "link": link}
-        lines = data.draw(order_lines(), "lines")
-        self._event({**raw, "paid_at": self._tick(data), "lines": lines})
+        order = self._id("o")
+        raw = {"type": "order_paid", "book": self.book, "order": order, "link": link}
+        lines = data.draw(order_lines(amount=sale_amounts), "lines")
+        paid = self._event("pay", {**raw, "paid_at": self._tick(data), "lines": lines})
+        if paid.status == "applied":
+            self.paid_at[order] = self.clock
 
-    @precondition(lambda self: bool(self.model.orders))
-    @rule(data=st.data())
     def complete_order(self, data: st.DataObject) -> None:
-        """Complete an order, usually a paid one (else it is refused)."""
-        self._finish_order(data, "order_completed")
+        """Complete a paid order: now, late (dated back, maybe into a settled month, so it
+        lands in the next run), or any order (refused unless paid; a conflict if completed)."""
+        paid = sorted(o for o, order in self.model.orders.items() if order.state == "paid")
+        how = data.draw(st.sampled_from(["now", "now", "now", "late", "any order"]), "how")
+        order = data.draw(
+            st.sampled_from(sorted(self.model.orders) if how == "any order" else paid)
+        )
+        at = self._tick(data)
+        if how == "late":
+            back = int((self.clock - self.paid_at[order]).total_seconds() // 60)
+            minutes = st.just(back) | st.integers(0, back)  # back to when it was paid, or less
+            late = self.clock - timedelta(minutes=data.draw(minutes, "back"))
+            at = late.isoformat()
+            last = self.model.last_settled()
+            if (
+                last is not None
+                and str(Period.containing(late, self.model.definition.timezone)) <= last
+            ):
+                self.path("completed in a settled month")  # lands in the next run
+        self._event(f"complete {how}", self._finish(order, "order_completed", at))
 
-    @precondition(lambda self: bool(self.model.orders))
-    @rule(data=st.data())
     def cancel_order(self, data: st.DataObject) -> None:
         """Cancel an order, usually a paid one (else it is refused)."""
-        self._finish_order(data, "order_cancelled")
-
-    def _finish_order(self, data: st.DataObject, kind: str) -> None:
-        every = st.sampled_from(sorted(self.model.orders))
         paid = sorted(o for o, order in self.model.orders.items() if order.state == "paid")
-        order = data.draw(st.sampled_from(paid) | every if paid else every, "order")
-        self._event({"type": kind, "book": self.book, "order": order, "at": self._tick(data)})
+        order = data.draw(st.sampled_from(paid) | st.sampled_from(sorted(self.model.orders)))
+        self._event("cancel", self._finish(order, "order_cancelled", self._tick(data)))
 
-    @precondition(lambda self: bool(self.model.orders))
-    @rule(data=st.data())
+    def _finish(self, order: str, kind: str, at: str) -> dict[str, Any]:
+        return {"type": kind, "book": self.book, "order": order, "at": at}
+
     def refund(self, data: st.DataObject) -> None:
-        """A partial, full or excessive refund of some lines of any order."""
-        order_id = data.draw(st.sampled_from(sorted(self.model.orders)), "order")
-        order = self.model.orders[order_id]
-        names = data.draw(
-            st.lists(st.sampled_from(sorted(order.lines)), min_size=1, unique=True), "lines"
-        )
+        """Refund lines: settled ones worth more than the promoter has left (clawbacks),
+        other settled ones, any with base left (full or partial), or of any order at all
+        (too much, cancelled: refused)."""
+        orders = self.model.orders
+        open_ = {o: order for o, order in orders.items() if order.state != "cancelled"}
+        left = {
+            o: [n for n, ln in order.lines.items() if ln.remaining_minor]
+            for o, order in open_.items()
+        }
+        left = {o: names for o, names in left.items() if names}
+        settled = {o: [n for n in names if orders[o].lines[n].settled] for o, names in left.items()}
+        settled = {o: names for o, names in settled.items() if names}
+        # A full refund of these settled lines takes back more than the promoter has left.
+        beyond = {
+            o: names
+            for o, names in settled.items()
+            if sum(orders[o].lines[n].shares[1] for n in names)
+            > self.model.available_minor(orders[o].promoter)
+        }
+        every = {o: sorted(order.lines) for o, order in orders.items()}
+        pools = {"beyond available": beyond, "settled": settled, "open": left, "any": every}
+        weights = {"beyond available": 3, "settled": 2, "open": 2, "any": 1}
+        ways = {way: weight * bool(pools[way]) for way, weight in weights.items()}
+        how = data.draw(st.sampled_from(_weighted(ways)), "refund of")
+        order_id = data.draw(st.sampled_from(sorted(pools[how])), "order")
+        order, names = orders[order_id], pools[how][order_id]
+        chosen = data.draw(st.lists(st.sampled_from(names), min_size=1, unique=True), "lines")
         lines = []
-        for name in names:
-            left = order.lines[name].remaining_minor
-            amount = data.draw(
-                st.sampled_from([max(left, 1), left + 1]) | st.integers(1, max(left, 1)), "amount"
-            )
-            lines.append({"line": name, "amount_minor": amount})
+        for name in chosen:
+            rest = order.lines[name].remaining_minor
+            amounts = st.sampled_from([rest, rest]) | st.integers(1, max(rest, 1))
+            if how == "any":
+                amounts = amounts | st.just(rest + 1)
+            lines.append({"line": name, "amount_minor": data.draw(amounts, "amount")})
+        was_settled = any(order.lines[n].settled for n in chosen)
+        parties = {order.promoter, order.upline}
         raw = {"type": "refund", "book": self.book, "refund": self._id("r"), "order": order_id}
-        self._event({**raw, "at": self._tick(data), "lines": lines})
+        done = self._event(f"refund {how}", {**raw, "at": self._tick(data), "lines": lines})
+        if done.status != "applied":
+            return
+        if was_settled:
+            self.path("refund after settlement")
+        if any(p.promoter in parties for p in self.model.payouts.values()):
+            self.path("refund after payout")
+        if any(self.model.available_minor(p) < 0 for p in self.model.promoters):
+            self.path("clawback")
 
-    @precondition(lambda self: bool(self.model.orders))
-    @rule(data=st.data())
     def merchant_payment(self, data: st.DataObject) -> None:
         """A merchant pays some, all, or more than it owes now."""
-        merchant = data.draw(st.sampled_from(MERCHANTS), "merchant")
+        owing = [x for x in MERCHANTS if self.model.balance(f"merchant:{x}:receivable") > 0]
+        anyone = st.sampled_from(MERCHANTS)
+        merchant = data.draw(st.sampled_from(owing) | anyone if owing else anyone, "merchant")
         owed = max(self.model.balance(f"merchant:{merchant}:receivable"), 0)
-        amount = data.draw(st.integers(1, max(owed, 1)) | st.just(owed + 1), "amount")
-        raw = {"type": "merchant_payment", "book": self.book, "payment": self._id("mp")}
-        self._event({**raw, "merchant": merchant, "amount_minor": amount, "at": self._tick(data)})
+        amount = data.draw(
+            st.sampled_from([owed, owed + 1]) | st.integers(1, max(owed, 1)), "amount"
+        )
+        raw: dict[str, Any] = {"type": "merchant_payment", "book": self.book, "merchant": merchant}
+        raw |= {"payment": self._id("mp"), "amount_minor": max(amount, 1), "at": self._tick(data)}
+        if self._event("merchant payment", raw).status == "applied":
+            self.path("merchant paid")
 
-    @precondition(lambda self: bool(self.applied))
-    @rule(data=st.data(), altered=st.booleans())
-    def replay(self, data: st.DataObject, altered: bool) -> None:
+    def replay(self, data: st.DataObject) -> None:
         """An earlier event again: replayed and nothing changes; altered: a conflict."""
         raw = dict(data.draw(st.sampled_from(self.applied), "earlier event"))
-        if altered:
+        if data.draw(st.booleans(), "altered"):
             field = "paid_at" if raw["type"] == "order_paid" else "at"
             raw[field] = (datetime.fromisoformat(raw[field]) + timedelta(seconds=1)).isoformat()
         before = trial_balance(self.engine, self.book).by_account()
-        self._event(raw)
+        self._event("replay", raw)
         after = trial_balance(self.engine, self.book).by_account()
         assert after == before, (
             f"a replay changed balances, unlike the model: {_diff(after, before)}"
         )
 
-    # -- rules: settlement and payouts (lazily imported services) -------------------------
+    # -- actions: settlement and payouts -----------------------------------------------------
 
-    @precondition(_has("settlement"))
-    @rule(data=st.data())
     def settle(self, data: st.DataObject) -> None:
-        """Settle a month that has ended: in order, skipping ahead, or re-running one."""
+        """Settle: the month that just ended (the clock moves past its end), the next one
+        too (skipping one), again (replayed), an earlier never-settled one or the current
+        one (both refused)."""
         tz = self.model.definition.timezone
-        period, ended = Period.containing(START, tz), []
-        while period.end(tz) <= self.clock:
-            ended.append(str(period))
-            period = period.next()
-        if not ended:
-            return
-        # Mostly the latest ended month (new money); sometimes any, to re-run or go back.
-        chosen = data.draw(st.just(ended[-1]) | st.sampled_from(ended), "period")
-        service: Any = _service("settlement")
-        self._command(
-            f"settle {chosen}",
-            lambda: service.settle(self.engine, self.book, chosen, now=self.clock),
-            self.model.settle(chosen, self.clock),
+        current = Period.containing(self.clock, tz)
+        earlier = self._earlier()
+        ways = {
+            "month end": 5,
+            "skip ahead": 2,
+            "again": 3 * bool(self.model.settled),
+            "earlier": 4 * bool(earlier),
+            "not ended": 1,
+        }
+        how = data.draw(st.sampled_from(_weighted(ways)), "settle")
+        period = current
+        if how in ("month end", "skip ahead"):
+            period = current if how == "month end" else current.next()
+            after = data.draw(st.integers(0, AFTER_END_MINUTES_MAX), "minutes after its end")
+            self.clock = max(self.clock, period.end(tz) + timedelta(minutes=after))
+        elif how in ("again", "earlier"):
+            pool = sorted(self.model.settled) if how == "again" else earlier
+            period = Period.parse(data.draw(st.sampled_from(pool), "period"))
+        text, now = str(period), self.clock
+        expected = self._command(
+            f"settle {how}",
+            lambda: settlement.settle(self.engine, self.book, text, now=now),
+            self.model.settle(text, now),
         )
+        result = expected.result or {}
+        if expected.status == "applied" and result.get("amount_minor"):
+            self.path("settled money")
+        elif expected.status == "replayed":
+            self.path("settlement replayed")
+        elif how == "earlier" and expected.status == "rejected":
+            self.path("earlier period refused")
 
-    @precondition(_has("payouts"))
-    @rule(data=st.data())
+    def _earlier(self) -> list[str]:
+        """The months never settled before the last settled one: settling them is refused."""
+        tz, last = self.model.definition.timezone, self.model.last_settled()
+        period, earlier = Period.containing(START, tz), []
+        while last is not None and str(period) < last:
+            if str(period) not in self.model.settled:
+                earlier.append(str(period))
+            period = period.next()
+        return earlier
+
     def request_payout(self, data: st.DataObject) -> None:
-        """A promoter (or a stranger) asks for some, all or more of its available balance."""
-        funded = [p for p in sorted(self.model.promoters) if self._available(p) > 0]
-        everyone = [*sorted(self.model.promoters), "ghost"]
-        who = st.sampled_from(everyone)
-        promoter = data.draw(st.sampled_from(funded) | who if funded else who, "who")
-        available, minimum = self._available(promoter), self.model.definition.payout_minimum_minor
-        within = st.integers(max(minimum, 1), available) if available >= minimum else st.nothing()
-        amount = data.draw(
-            within | within | st.sampled_from([1, max(minimum - 1, 1), available + 1]), "amount"
-        )
-        reuse_id: bool = data.draw(st.booleans(), "reuse a request id")
-        reuse = bool(self.request_ids) and reuse_id
-        rid = data.draw(st.sampled_from(self.request_ids)) if reuse else self._id("rq")
-        if not reuse:
-            self.request_ids.append(rid)
-        service: Any = _service("payouts")
+        """Ask for a payout: within what a promoter has, above it, below the minimum, for a
+        stranger, or under an earlier request id (replayed, or a conflict)."""
+        funded, minimum = self._funded(), self.model.definition.payout_minimum_minor
+        ways = {"within": 5 * bool(funded), "too much": 1 * bool(funded), "below minimum": 1}
+        ways |= {"stranger": 1, "again": 1 * bool(self.model.payouts)}
+        how = data.draw(st.sampled_from(_weighted(ways)), "request")
+        rid, promoter, amount = self._id("rq"), "ghost", max(minimum, 1)
+        if how in ("within", "too much"):
+            promoter = data.draw(st.sampled_from(funded), "promoter")
+            available = self.model.available_minor(promoter)
+            all_or_part = st.sampled_from([available] * 2) | st.integers(max(minimum, 1), available)
+            amount = available + 1 if how == "too much" else data.draw(all_or_part, "amount")
+        elif how == "below minimum":
+            promoter = data.draw(st.sampled_from(sorted(self.model.promoters)), "promoter")
+            amount = max(minimum - 1, 1)
+        elif how == "again":
+            rid = data.draw(st.sampled_from(sorted(self.model.payouts)), "request id")
+            earlier = self.model.payouts[rid]
+            promoter = earlier.promoter
+            amount = earlier.amount_minor + data.draw(st.sampled_from([0, 1]), "changed by")
         command = RequestPayout(
             book=self.book, promoter=promoter, amount_minor=amount, request_id=rid, at=self.clock
         )
-        self._command(
-            f"request {rid} {promoter} {amount}",
-            lambda: service.request_payout(self.engine, command),
+        expected = self._command(
+            f"request payout {how}",
+            lambda: payouts.request_payout(self.engine, command),
             self.model.request_payout(promoter, amount, rid),
         )
+        if expected.status == "applied":
+            self.path("payout requested")
 
-    def _available(self, promoter: str) -> int:
-        return -self.model.balance(f"promoter:{promoter}:available")
-
-    @precondition(_has("payouts"))
-    @rule(data=st.data(), complete=st.booleans())
-    def finish_payout(self, data: st.DataObject, complete: bool) -> None:
-        """Complete or fail a payout request (or an unknown one)."""
-        rid = data.draw(st.sampled_from([*self.request_ids, "unknown"]), "request id")
-        service: Any = _service("payouts")
-        command: CompletePayout | FailPayout
+    def finish_payout(self, data: st.DataObject) -> None:
+        """Complete or fail a pending payout, one already finished (replayed or refused), or
+        an unknown one."""
+        pending = self.model.payouts_in("pending")
+        finished = [rid for rid in self.model.payouts if rid not in pending]
+        ways = {"pending": 4 * bool(pending), "finished": 1 * bool(finished), "unknown": 1}
+        how = data.draw(st.sampled_from(_weighted(ways)), "payout")
+        rid = "unknown"
+        if how != "unknown":
+            rid = data.draw(st.sampled_from(pending if how == "pending" else finished), "id")
+        complete = not data.draw(st.booleans(), "fail (else complete)")
+        call: Callable[[], payouts.PayoutResult]
         if complete:
-            command = CompletePayout(book=self.book, request_id=rid, at=self.clock)
-            call, expected = service.complete_payout, self.model.complete_payout(rid)
+            done_cmd = CompletePayout(book=self.book, request_id=rid, at=self.clock)
+            call = partial(payouts.complete_payout, self.engine, done_cmd)
+            expected = self.model.complete_payout(rid)
         else:
-            command = FailPayout(book=self.book, request_id=rid, at=self.clock)
-            call, expected = service.fail_payout, self.model.fail_payout(rid)
-        self._command(
-            f"{'complete' if complete else 'fail'} {rid}",
-            lambda: call(self.engine, command),
-            expected,
-        )
+            failed_cmd = FailPayout(book=self.book, request_id=rid, at=self.clock)
+            call = partial(payouts.fail_payout, self.engine, failed_cmd)
+            expected = self.model.fail_payout(rid)
+        verb = "complete" if complete else "fail"
+        done = self._command(f"{verb} payout {how}", call, expected)
+        if done.status == "applied":
+            self.path("payout completed" if complete else "payout failed")
 
     # -- invariants ---------------------------------------------------------------------------
 
@@ -396,6 +536,15 @@ class LedgerStateMachine(RuleBasedStateMachine):
 
         return transact(self.engine, work, read_only=True)
 
+    def teardown(self) -> None:
+        """Steer generation towards runs that reach more of :data:`MONEY_PATHS`."""
+        target(float(sum(1 for p in MONEY_PATHS if self.paths[p])), label="money paths reached")
+        super().teardown()
+
+
+def _outcome(predicted: Predicted) -> str:
+    return predicted.status + (f" {predicted.error}" if predicted.error else "")
+
 
 def _diff(got: Mapping[Any, Any], expected: Mapping[Any, Any]) -> dict[Any, tuple[Any, Any]]:
     """(ledger, model) of every key where they differ."""
@@ -423,4 +572,4 @@ def run_state_machine(
     run_state_machine_as_test(chosen, settings=settings)
 
 
-__all__ = ["LedgerStateMachine", "run_state_machine"]
+__all__ = ["MONEY_PATHS", "LedgerStateMachine", "run_state_machine"]

@@ -154,10 +154,22 @@ amounts: Final = st.one_of(
 )
 """Line amounts in minor units: zero, everyday ones and very large ones."""
 
+SALE_MINOR_MIN: Final = 5_000
+"""¥50: at the default book's lowest rate (3%, 80% to the promoter) the promoter's share
+is 120 fen, above the payout minimum of 100, so such a sale can be paid out."""
+sale_amounts: Final = st.one_of(
+    st.integers(SALE_MINOR_MIN, 500_000), st.integers(SALE_MINOR_MIN, 500_000), amounts
+)
+"""Line amounts that mostly earn a commission worth paying out, sometimes any of
+:data:`amounts` (zero, tiny, huge): what a state machine needs to reach payouts."""
+
 
 @st.composite
-def order_lines(draw: st.DrawFn, *, max_lines: int = 4) -> list[dict[str, Any]]:
-    """The lines of one order: several merchants, optional sku and category, quantities."""
+def order_lines(
+    draw: st.DrawFn, *, max_lines: int = 4, amount: st.SearchStrategy[int] = amounts
+) -> list[dict[str, Any]]:
+    """The lines of one order: several merchants, optional sku and category, quantities;
+    each line's ``amount_minor`` drawn from ``amount`` (:data:`amounts` by default)."""
     lines = []
     for i in range(draw(st.integers(1, max_lines))):
         line: dict[str, Any] = {"line": str(i + 1), "merchant": draw(st.sampled_from(MERCHANTS))}
@@ -166,7 +178,7 @@ def order_lines(draw: st.DrawFn, *, max_lines: int = 4) -> list[dict[str, Any]]:
         if draw(st.booleans()):
             line["category"] = draw(st.sampled_from(CATEGORIES))
         line["quantity"] = draw(st.integers(1, 5))
-        line["amount_minor"] = draw(amounts)
+        line["amount_minor"] = draw(amount)
         lines.append(line)
     return lines
 
@@ -367,6 +379,7 @@ __all__ = [
     "AMOUNT_LARGE_MINOR",
     "CATEGORIES",
     "MERCHANTS",
+    "SALE_MINOR_MIN",
     "SKUS",
     "START",
     "TIERS",
@@ -383,5 +396,6 @@ __all__ = [
     "promoters",
     "rebook",
     "rules",
+    "sale_amounts",
     "share_links",
 ]
