@@ -58,10 +58,10 @@ def test_a_fixed_run_of_the_machine_reaches_every_money_out_path(
 def test_a_ledger_whose_rule_rounds_down_is_caught(
     monkeypatch: pytest.MonkeyPatch, database_url_for: dict[str, URL]
 ) -> None:
-    def round_down(x: Decimal) -> int:
-        return int(x.to_integral_value(rounding=ROUND_FLOOR))
+    def round_down(amount_minor: int, rate: Decimal) -> int:
+        return int((Decimal(amount_minor) * rate).to_integral_value(rounding=ROUND_FLOOR))
 
-    monkeypatch.setattr(cps_ledger.domain.commission, "round_half_up", round_down)
+    monkeypatch.setattr(cps_ledger.domain.commission, "multiply_half_up", round_down)
     with pytest.raises(AssertionError, match="model"):
         run_state_machine(database_url_for["sqlite"], settings=BROKEN)
 
