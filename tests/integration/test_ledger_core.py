@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from cps_ledger.adapters.journal import Journal
 from cps_ledger.adapters.schema import current_revision, head_revision, metadata
+from cps_ledger.adapters.tables import PostingRow, table
 from cps_ledger.domain.books import BookDefinition
 from cps_ledger.domain.entries import Entry, Posting
+from cps_ledger.domain.ids import uuid7
 from cps_ledger.errors import (
     CurrencyMismatchError,
     IdempotencyConflictError,
@@ -196,3 +198,21 @@ def test_an_account_opened_by_a_rolled_back_transaction_is_opened_again(
     post_entry(engine, sale(book, "k2", "p9", 100))
     assert audit(engine, book).ok
     assert "promoter:p9:estimated" in {a.account for a in trial_balance(engine, book).accounts}
+
+
+def test_audit_catches_a_posting_whose_entry_does_not_exist(engine: Engine, book: str) -> None:
+    post_entry(engine, sale(book, "k1", "p1", 100))
+    with engine.begin() as conn:
+        conn.execute(
+            insert(table(PostingRow)).values(
+                book=book,
+                entry_id=uuid7(),
+                seq=0,
+                account="platform:cash",
+                currency="CNY",
+                amount_minor=5,
+                effective_at=T0,
+            )
+        )
+    failed = {c.name for c in audit(engine, book).failed()}
+    assert "no_orphan_postings" in failed
