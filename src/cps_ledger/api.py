@@ -14,7 +14,7 @@ beancount export.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from itertools import islice
@@ -209,11 +209,21 @@ class CpsLedger:
 
     # -- settlement and payouts ------------------------------------------------------------
 
-    def settle(self, book: str, period: str, *, now: datetime | None = None) -> SettlementResult:
-        """Settle ``book``'s confirmed commission up to the end of ``period`` (YYYY-MM)."""
+    def settle(
+        self,
+        book: str,
+        period: str,
+        *,
+        now: datetime | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> SettlementResult:
+        """Settle ``book``'s confirmed commission up to the end of ``period`` (YYYY-MM).
+
+        ``progress`` is called after each batch with the number of promoters done so far.
+        """
         from cps_ledger.services.settlement import settle
 
-        return settle(self.engine, book, period, now=now)
+        return settle(self.engine, book, period, now=now, progress=progress)
 
     def request_payout(self, command: RequestPayout) -> PayoutResult:
         """Move part of a promoter's available balance to payout_pending."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -73,10 +74,29 @@ def settle(ctx: typer.Context, book: BookOpt, period: PeriodOpt) -> None:
     Example:  cps-ledger settle --book fenxiang --period 2026-11
     """
     g = globals_of(ctx)
-    with open_ledger(ctx) as ledger:
-        result = ledger.settle(book, period)
+    with open_ledger(ctx) as ledger, _settle_progress() as progress:
+        result = ledger.settle(book, period, progress=progress)
     document = pick(result, ("book", "period", "promoters", "amount_minor", "replayed"))
     emit(g, document, lambda: key_value_table("settlement", document))
+
+
+@contextmanager
+def _settle_progress() -> Iterator[Callable[[int], None] | None]:
+    """A live count of promoters settled, on a terminal only (never in pipes or CI logs)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("settling: {task.completed} promoters"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("settle", total=None)
+        yield lambda done: bar.update(task, completed=done)
 
 
 @payouts_app.command("request")
