@@ -11,32 +11,12 @@ from cps_ledger.domain.bookfile import parse_book_file
 from cps_ledger.domain.events import Event, parse_event
 from cps_ledger.services.books import apply_book
 from cps_ledger.services.ingest import Outcome, Submitted, ingest
+from cps_ledger.testing.model import DEFAULT_BOOK_TOML
 
 T0 = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
 
-BOOK_TOML = """
-[book]
-code = "{code}"
-currency = "CNY"
-timezone = "Asia/Shanghai"
-payout_minimum_minor = 100
-
-[split]
-fee_rate = "0.10"
-upline_rate = "0.10"
-
-[[rules]]
-kind = "sku"
-priority = 40
-sku = "100012043978"
-rate = "0.20"
-cap_minor = 5000
-
-[[rules]]
-kind = "default"
-priority = 0
-rate = "0.03"
-"""
+BOOK_TOML = DEFAULT_BOOK_TOML
+"""The DESIGN §6 example book (plus a category rule for 3C), with a ``{code}`` placeholder."""
 
 
 def make_book(engine: Engine, code: str, toml: str = BOOK_TOML) -> str:
