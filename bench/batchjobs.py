@@ -39,14 +39,17 @@ def _completed_book(ctx: Context, lines: int, promoters: int) -> str:
 
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from cps_ledger.adapters.engine import make_engine
 from cps_ledger.services.settlement import settle
 engine = make_engine(sys.argv[1])
 start = time.perf_counter()
 result = settle(engine, sys.argv[2], "2026-10")
 seconds = time.perf_counter() - start
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# VmHWM, not getrusage: Linux keeps ru_maxrss across exec, so a child would report the
+# peak of the (large) bench process it was forked from; VmHWM belongs to this image only.
+with open("/proc/self/status") as status:
+    peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
 print(json.dumps({"seconds": seconds, "peak_kb": peak_kb}))
 """
 
