@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
+from cps_ledger.adapters import journal as journal_module
 from cps_ledger.adapters.journal import Journal
 from cps_ledger.adapters.schema import current_revision, head_revision, metadata
 from cps_ledger.adapters.tables import PostingRow, table
@@ -216,3 +217,13 @@ def test_audit_catches_a_posting_whose_entry_does_not_exist(engine: Engine, book
         )
     failed = {c.name for c in audit(engine, book).failed()}
     assert "no_orphan_postings" in failed
+
+
+def test_forgetting_known_accounts_past_the_limit_changes_no_balance(
+    engine: Engine, book: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "KNOWN_ACCOUNTS_MAX", 1)
+    list(post_entries(engine, [sale(book, f"k{i}", f"p{i % 4}", 100) for i in range(8)]))
+    list(post_entries(engine, [sale(book, "k9", "p1", 100)]))
+    assert account_balance(engine, book, "promoter:p1:estimated").balance_minor == 3 * 90
+    assert audit(engine, book).ok

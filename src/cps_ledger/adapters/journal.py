@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, func, insert, select
 
@@ -63,6 +63,8 @@ def _dicts(
     return out
 
 
+KNOWN_ACCOUNTS_MAX: Final = 50_000
+"""Accounts remembered as existing per database before the memory is cleared."""
 _OPENED = "cps_ledger_opened_accounts"
 _KNOWN: dict[str, set[tuple[str, str]]] = {}
 """Accounts known to exist, per database: accounts are never deleted, so once an insert of
@@ -81,7 +83,12 @@ def remember_committed(conn: Connection) -> None:
     """
     opened = conn.info.pop(_OPENED, None)
     if opened:
-        _known_accounts(conn).update(opened)
+        known = _known_accounts(conn)
+        if len(known) + len(opened) > KNOWN_ACCOUNTS_MAX:
+            # Forgetting is always safe (the insert skips existing rows); it keeps a long
+            # run over hundreds of thousands of promoters at a flat memory.
+            known.clear()
+        known.update(opened)
 
 
 def forget_uncommitted(conn: Connection) -> None:
