@@ -17,7 +17,7 @@ from cps_ledger.adapters.cps_tables import (
     RefundLineRow,
     ShareLinkRow,
 )
-from cps_ledger.adapters.dialect import append_rows
+from cps_ledger.adapters.dialect import append_rows, id_chunks
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
@@ -29,7 +29,6 @@ ORDERS = table(OrderRow)
 LINES = table(OrderLineRow)
 REFUND_LINES = table(RefundLineRow)
 ACCOUNTS = table(AccountRow)
-IDS_PER_QUERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,15 +52,10 @@ class ShareLink:
     created_at: datetime
 
 
-def _chunks(ids: Iterable[str]) -> list[list[str]]:
-    wanted = sorted(set(ids))
-    return [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
-
-
 def load_promoters(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Promoter]:
     """The registered promoters among ``ids``."""
     found: dict[str, Promoter] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         for r in conn.execute(
             select(PROMOTERS).where(PROMOTERS.c.book == book, PROMOTERS.c.promoter.in_(chunk))
         ):
@@ -82,7 +76,7 @@ def lock_promoter(conn: Connection, book: str, promoter: str) -> Promoter | None
 def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, ShareLink]:
     """The share links among ``ids``."""
     found: dict[str, ShareLink] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         for r in conn.execute(select(LINKS).where(LINKS.c.book == book, LINKS.c.link.in_(chunk))):
             found[r.link] = ShareLink(r.link, r.promoter, r.group_id, r.sku, r.created_at)
     return found
@@ -91,7 +85,7 @@ def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Sha
 def books_of_links(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     """For links missing from a book: which other book, if any, has them."""
     found: dict[str, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         for link, book in conn.execute(
             select(LINKS.c.link, LINKS.c.book).where(LINKS.c.link.in_(chunk))
         ):
@@ -101,7 +95,7 @@ def books_of_links(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
 
 def lock_accounts(conn: Connection, book: str, codes: Iterable[str]) -> None:
     """Lock account rows (in code order) that guard a balance check, e.g. a receivable."""
-    for chunk in _chunks(codes):
+    for chunk in id_chunks(codes):
         conn.execute(
             select(ACCOUNTS.c.code)
             .where(ACCOUNTS.c.book == book, ACCOUNTS.c.code.in_(chunk))
@@ -138,7 +132,7 @@ def _line_state(r: Any) -> LineState:
 def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) -> dict[str, Order]:
     """Orders with their lines; ``lock`` takes their rows FOR UPDATE in id order."""
     found: dict[str, Order] = {}
-    for chunk in _chunks(ids):
+    for chunk in id_chunks(ids):
         query = (
             select(ORDERS)
             .where(ORDERS.c.book == book, ORDERS.c.order_id.in_(chunk))

@@ -9,13 +9,26 @@ docs/performance.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
 from sqlalchemy import Connection, Dialect, Insert, Table, TextClause, insert, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, DisconnectionError
+
+IDS_PER_QUERY: Final = 500
+"""Ids per ``IN (...)`` list: well under every driver's bound-parameter limit."""
+
+
+def id_chunks(ids: Iterable[str]) -> list[list[str]]:
+    """Distinct ``ids`` in sorted order, in lists of :data:`IDS_PER_QUERY` for ``IN`` queries.
+
+    Sorted, so that queries that lock what they read lock it in one order everywhere.
+    """
+    wanted = sorted(set(ids))
+    return [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
+
 
 ROWS_PER_STATEMENT: Final = {"postgresql": 2000, "mysql": 2000, "mariadb": 2000, "sqlite": 400}
 """Rows per multi-row statement, under each driver's bound-parameter limit."""

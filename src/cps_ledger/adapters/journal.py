@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, insert, select
 
-from cps_ledger.adapters.dialect import add_to_counters, copy_rows, insert_missing
+from cps_ledger.adapters.dialect import add_to_counters, copy_rows, id_chunks, insert_missing
 from cps_ledger.adapters.tables import (
     BALANCE_SHARDS,
     AccountBalanceRow,
@@ -29,7 +29,6 @@ POSTINGS = table(PostingRow)
 KEYS = table(IdempotencyKeyRow)
 ACCOUNTS = table(AccountRow)
 BALANCES = table(AccountBalanceRow)
-KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +104,8 @@ class Journal:
 
     def stored_keys(self, keys: Iterable[str]) -> dict[str, StoredKey]:
         """The already-stored keys among ``keys``: one query per 500 keys, not one per key."""
-        wanted = sorted(set(keys))
         found: dict[str, StoredKey] = {}
-        for i in range(0, len(wanted), KEYS_PER_QUERY):
-            chunk = wanted[i : i + KEYS_PER_QUERY]
+        for chunk in id_chunks(keys):
             rows = self.conn.execute(
                 select(KEYS.c.key, KEYS.c.digest, KEYS.c.result_json).where(
                     KEYS.c.book == self.book, KEYS.c.key.in_(chunk)

@@ -21,7 +21,7 @@ from cps_ledger.adapters.cps_tables import (
     SettlementRow,
     SettlementRunRow,
 )
-from cps_ledger.adapters.dialect import insert_missing
+from cps_ledger.adapters.dialect import id_chunks, insert_missing
 from cps_ledger.adapters.tables import table
 
 ORDERS = table(OrderRow)
@@ -29,7 +29,6 @@ LINES = table(OrderLineRow)
 PROMOTERS = table(PromoterRow)
 RUNS = table(SettlementRunRow)
 SETTLEMENTS = table(SettlementRow)
-IDS_PER_QUERY: Final = 500
 COMPLETED: Final = "completed"
 
 
@@ -66,11 +65,6 @@ class SettlementRecord:
     amount_minor: int
     lines: int
     entry_id: UUID | None
-
-
-def _chunks(ids: Iterable[str]) -> list[list[str]]:
-    wanted = sorted(set(ids))
-    return [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
 
 
 def run_state(conn: Connection, book: str, period: str) -> RunState | None:
@@ -146,7 +140,7 @@ def candidate_orders(
 
 def lock_orders(conn: Connection, book: str, order_ids: Iterable[str]) -> None:
     """Lock order rows FOR UPDATE in id order, as refund ingest does: no deadlock between them."""
-    for chunk in _chunks(order_ids):
+    for chunk in id_chunks(order_ids):
         conn.execute(
             select(ORDERS.c.order_id)
             .where(ORDERS.c.book == book, ORDERS.c.order_id.in_(chunk))
@@ -229,7 +223,7 @@ def settled_promoters(
 ) -> set[str]:
     """Those of ``promoters`` that already have a settlement in ``period``."""
     found: set[str] = set()
-    for chunk in _chunks(promoters):
+    for chunk in id_chunks(promoters):
         found.update(
             conn.execute(
                 select(SETTLEMENTS.c.promoter).where(
