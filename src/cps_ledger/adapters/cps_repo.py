@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 
+from cps_ledger.adapters.bulk import insert_rows, stored_utc
 from cps_ledger.adapters.cps_tables import (
     OrderLineRow,
     OrderRow,
@@ -17,7 +18,7 @@ from cps_ledger.adapters.cps_tables import (
     RefundLineRow,
     ShareLinkRow,
 )
-from cps_ledger.adapters.dialect import append_rows, id_chunks
+from cps_ledger.adapters.dialect import id_filters
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
@@ -55,10 +56,8 @@ class ShareLink:
 def load_promoters(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Promoter]:
     """The registered promoters among ``ids``."""
     found: dict[str, Promoter] = {}
-    for chunk in id_chunks(ids):
-        for r in conn.execute(
-            select(PROMOTERS).where(PROMOTERS.c.book == book, PROMOTERS.c.promoter.in_(chunk))
-        ):
+    for among in id_filters(conn, PROMOTERS.c.promoter, ids):
+        for r in conn.execute(select(PROMOTERS).where(PROMOTERS.c.book == book, among)):
             found[r.promoter] = Promoter(r.promoter, r.upline, r.tier, r.registered_at)
     return found
 
@@ -76,8 +75,8 @@ def lock_promoter(conn: Connection, book: str, promoter: str) -> Promoter | None
 def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, ShareLink]:
     """The share links among ``ids``."""
     found: dict[str, ShareLink] = {}
-    for chunk in id_chunks(ids):
-        for r in conn.execute(select(LINKS).where(LINKS.c.book == book, LINKS.c.link.in_(chunk))):
+    for among in id_filters(conn, LINKS.c.link, ids):
+        for r in conn.execute(select(LINKS).where(LINKS.c.book == book, among)):
             found[r.link] = ShareLink(r.link, r.promoter, r.group_id, r.sku, r.created_at)
     return found
 
@@ -85,20 +84,18 @@ def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Sha
 def books_of_links(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     """For links missing from a book: which other book, if any, has them."""
     found: dict[str, str] = {}
-    for chunk in id_chunks(ids):
-        for link, book in conn.execute(
-            select(LINKS.c.link, LINKS.c.book).where(LINKS.c.link.in_(chunk))
-        ):
+    for among in id_filters(conn, LINKS.c.link, ids):
+        for link, book in conn.execute(select(LINKS.c.link, LINKS.c.book).where(among)):
             found.setdefault(link, book)
     return found
 
 
 def lock_accounts(conn: Connection, book: str, codes: Iterable[str]) -> None:
     """Lock account rows (in code order) that guard a balance check, e.g. a receivable."""
-    for chunk in id_chunks(codes):
+    for among in id_filters(conn, ACCOUNTS.c.code, codes):
         conn.execute(
             select(ACCOUNTS.c.code)
-            .where(ACCOUNTS.c.book == book, ACCOUNTS.c.code.in_(chunk))
+            .where(ACCOUNTS.c.book == book, among)
             .order_by(ACCOUNTS.c.code)
             .with_for_update()
         ).all()
@@ -132,25 +129,22 @@ def _line_state(r: Any) -> LineState:
 def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) -> dict[str, Order]:
     """Orders with their lines; ``lock`` takes their rows FOR UPDATE in id order."""
     found: dict[str, Order] = {}
-    for chunk in id_chunks(ids):
-        query = (
-            select(ORDERS)
-            .where(ORDERS.c.book == book, ORDERS.c.order_id.in_(chunk))
-            .order_by(ORDERS.c.order_id)
-        )
+    for among in id_filters(conn, ORDERS.c.order_id, ids):
+        query = select(ORDERS).where(ORDERS.c.book == book, among).order_by(ORDERS.c.order_id)
         if lock:
             query = query.with_for_update()
         rows = conn.execute(query).all()
         if not rows:
             continue
         lines: dict[str, list[LineState]] = defaultdict(list)
-        line_rows = conn.execute(
-            select(LINES)
-            .where(LINES.c.book == book, LINES.c.order_id.in_([r.order_id for r in rows]))
-            .order_by(LINES.c.order_id, LINES.c.line)
-        )
-        for lr in line_rows:
-            lines[lr.order_id].append(_line_state(lr))
+        for of_orders in id_filters(conn, LINES.c.order_id, [r.order_id for r in rows]):
+            line_rows = conn.execute(
+                select(LINES)
+                .where(LINES.c.book == book, of_orders)
+                .order_by(LINES.c.order_id, LINES.c.line)
+            )
+            for lr in line_rows:
+                lines[lr.order_id].append(_line_state(lr))
         for r in rows:
             found[r.order_id] = Order(
                 order=r.order_id,
@@ -167,96 +161,81 @@ def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) 
     return found
 
 
+def _utc(value: datetime | None) -> str | None:
+    return None if value is None else stored_utc(value)
+
+
 def insert_promoters(conn: Connection, book: str, promoters: Sequence[Promoter]) -> None:
     """Store newly registered promoters."""
-    if promoters:
-        append_rows(
-            conn,
-            PROMOTERS,
-            [
-                {
-                    "book": book,
-                    "promoter": p.promoter,
-                    "upline": p.upline,
-                    "tier": p.tier,
-                    "registered_at": p.registered_at,
-                }
-                for p in promoters
-            ],
-        )
+    insert_rows(
+        conn,
+        PROMOTERS,
+        [(book, p.promoter, p.upline, p.tier, stored_utc(p.registered_at)) for p in promoters],
+    )
 
 
 def insert_links(conn: Connection, book: str, links: Sequence[ShareLink]) -> None:
     """Store new share links."""
-    if links:
-        append_rows(
-            conn,
-            LINKS,
-            [
-                {
-                    "book": book,
-                    "link": s.link,
-                    "promoter": s.promoter,
-                    "group_id": s.group,
-                    "sku": s.sku,
-                    "created_at": s.created_at,
-                }
-                for s in links
-            ],
-        )
+    insert_rows(
+        conn,
+        LINKS,
+        [(book, s.link, s.promoter, s.group, s.sku, stored_utc(s.created_at)) for s in links],
+    )
 
 
-def _order_row(book: str, o: Order) -> dict[str, Any]:
-    return {
-        "book": book,
-        "order_id": o.order,
-        "link": o.link,
-        "promoter": o.promoter,
-        "upline": o.upline,
-        "state": o.state.value,
-        "rules_version": o.rules_version,
-        "paid_at": o.paid_at,
-        "completed_at": o.completed_at,
-        "cancelled_at": o.cancelled_at,
-    }
-
-
-def _line_row(book: str, o: Order, ln: LineState) -> dict[str, Any]:
-    t = ln.terms
-    return {
-        "book": book,
-        "order_id": o.order,
-        "line": ln.line,
-        "merchant": ln.merchant,
-        "sku": ln.sku,
-        "category": ln.category,
-        "quantity": ln.quantity,
-        "amount_minor": ln.amount_minor,
-        "refunded_minor": ln.refunded_minor,
-        "promoter": o.promoter,
-        "upline": o.upline,
-        "rule": t.rule,
-        "rule_version": t.rule_version,
-        "rate": t.rate,
-        "cap_minor": t.cap_minor,
-        "weight_promoter": t.weights.promoter,
-        "weight_upline": t.weights.upline,
-        "weight_platform": t.weights.platform,
-        "explanation": t.explanation[:512],
-        "commission_minor": ln.shares.commission_minor,
-        "promoter_minor": ln.shares.promoter_minor,
-        "upline_minor": ln.shares.upline_minor,
-        "platform_minor": ln.shares.platform_minor,
-        "promoter_settled": ln.promoter_settled,
-        "upline_settled": ln.upline_settled,
-    }
+def _line_row(book: str, o: Order, ln: LineState) -> tuple[Any, ...]:
+    t, w, sh = ln.terms, ln.terms.weights, ln.shares
+    return (
+        book,
+        o.order,
+        ln.line,
+        ln.merchant,
+        ln.sku,
+        ln.category,
+        ln.quantity,
+        ln.amount_minor,
+        ln.refunded_minor,
+        o.promoter,
+        o.upline,
+        t.rule,
+        t.rule_version,
+        str(t.rate),
+        t.cap_minor,
+        str(w.promoter),
+        str(w.upline),
+        str(w.platform),
+        t.explanation[:512],
+        sh.commission_minor,
+        sh.promoter_minor,
+        sh.upline_minor,
+        sh.platform_minor,
+        ln.promoter_settled,
+        ln.upline_settled,
+    )
 
 
 def insert_orders(conn: Connection, book: str, orders: Sequence[Order]) -> None:
-    """Store new orders and their lines: one multi-row statement per table."""
-    if orders:
-        append_rows(conn, ORDERS, [_order_row(book, o) for o in orders])
-        append_rows(conn, LINES, [_line_row(book, o, ln) for o in orders for ln in o.lines])
+    """Store new orders and their lines: one bulk statement per table."""
+    insert_rows(
+        conn,
+        ORDERS,
+        [
+            (
+                book,
+                o.order,
+                o.link,
+                o.promoter,
+                o.upline,
+                o.state.value,
+                o.rules_version,
+                stored_utc(o.paid_at),
+                _utc(o.completed_at),
+                _utc(o.cancelled_at),
+            )
+            for o in orders
+        ],
+    )
+    insert_rows(conn, LINES, [_line_row(book, o, ln) for o in orders for ln in o.lines])
 
 
 def update_orders(
@@ -321,25 +300,24 @@ def insert_refund_lines(
     conn: Connection, book: str, rows: Sequence[tuple[str, str, datetime, RefundedLine]]
 ) -> None:
     """Store what each refund took from each line: (refund id, order id, at, line)."""
-    if rows:
-        append_rows(
-            conn,
-            REFUND_LINES,
-            [
-                {
-                    "book": book,
-                    "refund_id": refund_id,
-                    "line": r.line,
-                    "order_id": order_id,
-                    "amount_minor": r.amount_minor,
-                    "commission_delta_minor": r.delta.commission_minor,
-                    "promoter_delta_minor": r.delta.promoter_minor,
-                    "upline_delta_minor": r.delta.upline_minor,
-                    "platform_delta_minor": r.delta.platform_minor,
-                    "promoter_stage": r.promoter_stage.value,
-                    "upline_stage": r.upline_stage.value,
-                    "refunded_at": at,
-                }
-                for refund_id, order_id, at, r in rows
-            ],
-        )
+    insert_rows(
+        conn,
+        REFUND_LINES,
+        [
+            (
+                book,
+                refund_id,
+                r.line,
+                order_id,
+                r.amount_minor,
+                r.delta.commission_minor,
+                r.delta.promoter_minor,
+                r.delta.upline_minor,
+                r.delta.platform_minor,
+                r.promoter_stage.value,
+                r.upline_stage.value,
+                stored_utc(at),
+            )
+            for refund_id, order_id, at, r in rows
+        ],
+    )

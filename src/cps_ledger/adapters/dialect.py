@@ -1,21 +1,31 @@
-"""The few statements whose SQL differs per dialect: upserts, insert-if-missing, bulk insert.
+"""The few statements whose SQL differs per dialect: id look-ups, upserts, insert-if-missing.
 
-Each statement is built once per table and run as an ``executemany``: SQLAlchemy then
-compiles it once and caches it, and the drivers batch the rows (PyMySQL rewrites it into
-multi-row INSERTs, psycopg pipelines it, sqlite3 loops in C). Building a ``VALUES`` list of
-literal rows instead cost a fresh compilation per batch: half the posting time (see
-docs/performance.md).
+Each statement is built once per table: SQLAlchemy compiles it once and caches it. On
+PostgreSQL a batch is one statement over arrays (``= ANY(array)``, ``unnest``); elsewhere an
+``executemany`` that the drivers batch (PyMySQL rewrites it into multi-row INSERTs, sqlite3
+loops in C). Building a ``VALUES`` list of literal rows instead cost a fresh compilation per
+batch: half the posting time (see docs/performance.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any, Final
 
-from sqlalchemy import Connection, Dialect, Insert, Table, TextClause, insert, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Insert,
+    String,
+    Table,
+    TextClause,
+    any_,
+    bindparam,
+    text,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 IDS_PER_QUERY: Final = 500
 """Ids per ``IN (...)`` list: well under every driver's bound-parameter limit."""
@@ -28,6 +38,21 @@ def id_chunks(ids: Iterable[str]) -> list[list[str]]:
     """
     wanted = sorted(set(ids))
     return [wanted[i : i + IDS_PER_QUERY] for i in range(0, len(wanted), IDS_PER_QUERY)]
+
+
+def id_filters(conn: Connection, column: Any, ids: Iterable[str]) -> list[ColumnElement[bool]]:
+    """``column`` among ``ids`` as few conditions as the dialect allows, one per query.
+
+    PostgreSQL takes one ``= ANY(array)`` whatever the number of ids: one bound value, so
+    the statement is compiled and parsed once, not once per list length. Elsewhere, ``IN``
+    lists of :data:`IDS_PER_QUERY` sorted ids.
+    """
+    if conn.dialect.name == "postgresql":
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        return [column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))]
+    return [column.in_(chunk) for chunk in id_chunks(ids)]
 
 
 ROWS_PER_STATEMENT: Final = {"postgresql": 2000, "mysql": 2000, "mariadb": 2000, "sqlite": 400}
@@ -63,8 +88,13 @@ def _upsert_adding(
 
 def insert_missing(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows``, skipping those whose primary key exists already."""
-    if rows:
-        conn.execute(_insert_missing(conn.dialect.name, table), list(rows))
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        key = tuple(c.name for c in table.primary_key.columns)
+        _unnest(conn, table, rows, key=key, increments=())
+        return
+    conn.execute(_insert_missing(conn.dialect.name, table), list(rows))
 
 
 def add_to_counters(
@@ -82,24 +112,34 @@ def add_to_counters(
     """
     if not rows:
         return
-    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
     if conn.dialect.name == "postgresql":
-        statement = _unnest_upsert(conn.dialect, table, tuple(key), tuple(increments))
-        columns = [c.name for c in table.columns]
-        conn.execute(
-            statement, {f"c{i}": [r[name] for r in ordered] for i, name in enumerate(columns)}
-        )
+        _unnest(conn, table, rows, key=tuple(key), increments=tuple(increments))
         return
+    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
     conn.execute(_upsert_adding(conn.dialect.name, table, tuple(key), tuple(increments)), ordered)
 
 
+def _unnest(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    key: tuple[str, ...],
+    increments: tuple[str, ...],
+) -> None:
+    # One statement with one array per column: PostgreSQL inserts or upserts a whole batch
+    # in one round trip instead of one pipelined statement per row. Rows go in key order
+    # and unnest keeps the array order, so rows are locked in key order.
+    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+    statement = _unnest_statement(conn.dialect, table, key, increments)
+    columns = [c.name for c in table.columns]
+    conn.execute(statement, {f"c{i}": [r[name] for r in ordered] for i, name in enumerate(columns)})
+
+
 @cache
-def _unnest_upsert(
+def _unnest_statement(
     dialect: Dialect, table: Table, key: tuple[str, ...], increments: tuple[str, ...]
 ) -> TextClause:
-    # One statement with one array per column: PostgreSQL upserts a whole batch in one
-    # round trip instead of one pipelined statement per row. unnest keeps the array order,
-    # so rows are still locked in key order.
     quote = dialect.identifier_preparer.quote
     names = [quote(c.name) for c in table.columns]
     arrays = ", ".join(
@@ -108,64 +148,8 @@ def _unnest_upsert(
     updates = ", ".join(
         f"{quote(c)} = {quote(table.name)}.{quote(c)} + excluded.{quote(c)}" for c in increments
     )
+    action = f"DO UPDATE SET {updates}" if increments else "DO NOTHING"
     return text(
         f"INSERT INTO {quote(table.name)} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT ({', '.join(quote(k) for k in key)}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({', '.join(quote(k) for k in key)}) {action}"
     )
-
-
-def copy_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-    """PostgreSQL only: append rows (tuples in column order, values as stored) by COPY.
-
-    COPY runs on the connection's own transaction, so it commits or rolls back with the
-    rest of the unit of work; it is the fastest insert path PostgreSQL has.
-    """
-    if not rows:
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    cols = ", ".join(quote(c.name) for c in table.columns)
-    statement = f"COPY {quote(table.name)} ({cols}) FROM STDIN"
-    driver = conn.connection.driver_connection
-    if driver is None:
-        raise DisconnectionError("the connection was closed inside a unit of work")
-    dbapi = conn.dialect.loaded_dbapi
-    try:
-        with driver.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
-    except dbapi.Error as exc:
-        # Raw driver errors must look like every other statement's: a duplicate key from a
-        # concurrent writer is an IntegrityError that the unit of work retries as a replay.
-        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
-
-
-@cache
-def _column_plan(
-    dialect: Dialect, table: Table
-) -> tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
-    names = tuple(c.name for c in table.columns)
-    processors = tuple(
-        (i, fn) for i, c in enumerate(table.columns) if (fn := c.type.bind_processor(dialect))
-    )
-    return names, processors
-
-
-def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert new rows (dicts by column name): COPY on PostgreSQL, executemany elsewhere.
-
-    Values go through each column type's bind processing first, so COPY stores exactly what
-    an INSERT would (naive UTC datetimes, rates as text).
-    """
-    if not rows:
-        return
-    if conn.dialect.name != "postgresql":
-        conn.execute(insert(table), list(rows))
-        return
-    names, processors = _column_plan(conn.dialect, table)
-    prepared = []
-    for row in rows:
-        values = [row[name] for name in names]
-        for i, fn in processors:
-            values[i] = fn(values[i])
-        prepared.append(tuple(values))
-    copy_rows(conn, table, prepared)

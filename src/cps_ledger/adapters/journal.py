@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, select
 
-from cps_ledger.adapters.dialect import add_to_counters, copy_rows, id_chunks, insert_missing
+from cps_ledger.adapters.bulk import insert_rows, stored_utc, stored_uuid
+from cps_ledger.adapters.dialect import add_to_counters, id_filters, insert_missing
 from cps_ledger.adapters.tables import (
     BALANCE_SHARDS,
     AccountBalanceRow,
@@ -46,20 +46,6 @@ class KeyRecord:
     key: str
     digest: str
     result_json: str
-
-
-def _dicts(
-    tbl: Any, rows: list[tuple[Any, ...]], utc_columns: tuple[int, ...]
-) -> list[dict[str, Any]]:
-    """Rows as parameter dicts, their naive-UTC datetimes made aware again for UtcDateTime."""
-    names = [c.name for c in tbl.columns]
-    out = []
-    for row in rows:
-        values = list(row)
-        for i in utc_columns:
-            values[i] = values[i].replace(tzinfo=UTC)
-        out.append(dict(zip(names, values, strict=True)))
-    return out
 
 
 KNOWN_ACCOUNTS_MAX: Final = 50_000
@@ -105,10 +91,10 @@ class Journal:
     def stored_keys(self, keys: Iterable[str]) -> dict[str, StoredKey]:
         """The already-stored keys among ``keys``: one query per 500 keys, not one per key."""
         found: dict[str, StoredKey] = {}
-        for chunk in id_chunks(keys):
+        for among in id_filters(self.conn, KEYS.c.key, keys):
             rows = self.conn.execute(
                 select(KEYS.c.key, KEYS.c.digest, KEYS.c.result_json).where(
-                    KEYS.c.book == self.book, KEYS.c.key.in_(chunk)
+                    KEYS.c.book == self.book, among
                 )
             )
             for key, digest, result_json in rows:
@@ -118,55 +104,59 @@ class Journal:
     def append(self, entries: Sequence[Entry], keys: Sequence[KeyRecord]) -> None:
         """Write entries, their postings, the keys and the balance counters, set-based.
 
-        One multi-row statement per table, whatever the number of entries.
+        One bulk statement per table, whatever the number of entries.
         """
-        now = datetime.now(UTC)
-        # PostgreSQL takes the append-only rows by COPY (values as stored: naive UTC, as
-        # UtcDateTime would bind them); the others by a cached executemany.
-        copy = self.conn.dialect.name == "postgresql"
-        stamp = now.replace(tzinfo=None)
-        if keys and copy:
-            copy_rows(
-                self.conn, KEYS, [(self.book, k.key, k.digest, k.result_json, stamp) for k in keys]
-            )
-        elif keys:
-            self.conn.execute(
-                insert(KEYS),
-                [
-                    {
-                        "book": self.book,
-                        "key": k.key,
-                        "digest": k.digest,
-                        "result_json": k.result_json,
-                        "recorded_at": now,
-                    }
-                    for k in keys
-                ],
-            )
+        book = self.book
+        stamp = stored_utc(datetime.now(UTC))
+        insert_rows(self.conn, KEYS, [(book, k.key, k.digest, k.result_json, stamp) for k in keys])
         if not entries:
             return
         entry_rows: list[tuple[Any, ...]] = []
         posting_rows: list[tuple[Any, ...]] = []
-        deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        book = self.book
+        deltas: dict[tuple[str, str], list[int]] = {}
         for entry in entries:
             if entry.book != book:
                 raise AssertionError(f"entry of book {entry.book!r} in journal of {book!r}")
-            # Entry guarantees an aware effective_at in UTC; stored naive, like UtcDateTime.
-            at = entry.effective_at.astimezone(UTC).replace(tzinfo=None)
-            entry_rows.append((book, entry.id, entry.key, entry.kind, at, stamp, entry.memo))
+            at = stored_utc(entry.effective_at)
+            entry_id = stored_uuid(entry.id)
+            entry_rows.append((book, entry_id, entry.key, entry.kind, at, stamp, entry.memo))
             for seq, p in enumerate(entry.postings):
-                posting_rows.append(
-                    (book, entry.id, seq, p.account, p.currency, p.amount_minor, at)
-                )
-                delta = deltas[(p.account, p.currency)]
-                delta[0] += p.amount_minor
-                delta[1] += 1
+                account, currency, amount = p.account, p.currency, p.amount_minor
+                posting_rows.append((book, entry_id, seq, account, currency, amount, at))
+                if (delta := deltas.get((account, currency))) is None:
+                    deltas[(account, currency)] = [amount, 1]
+                else:
+                    delta[0] += amount
+                    delta[1] += 1
+        self._open_accounts(sorted(deltas))
+        insert_rows(self.conn, ENTRIES, entry_rows)
+        insert_rows(self.conn, POSTINGS, posting_rows)
+        # One shard per transaction: concurrent writers to a hot account (the platform's)
+        # mostly land on different counter rows instead of queueing on one.
+        shard = random.randrange(BALANCE_SHARDS)
+        add_to_counters(
+            self.conn,
+            BALANCES,
+            [
+                {
+                    "book": book,
+                    "account": account,
+                    "shard": shard,
+                    "balance_minor": amount,
+                    "postings": count,
+                }
+                for (account, _currency), (amount, count) in deltas.items()
+            ],
+            key=("book", "account", "shard"),
+            increments=("balance_minor", "postings"),
+        )
+
+    def _open_accounts(self, touched: Sequence[tuple[str, str]]) -> None:
+        """Insert the account rows of ``touched`` (account, currency) not known to exist."""
+        book = self.book
         known = _known_accounts(self.conn)
         opened = [
-            (account, currency)
-            for account, currency in sorted(deltas)
-            if (book, account) not in known
+            (account, currency) for account, currency in touched if (book, account) not in known
         ]
         insert_missing(
             self.conn,
@@ -182,31 +172,6 @@ class Journal:
             ],
         )
         self.conn.info.setdefault(_OPENED, set()).update((book, account) for account, _ in opened)
-        if copy:
-            copy_rows(self.conn, ENTRIES, entry_rows)
-            copy_rows(self.conn, POSTINGS, posting_rows)
-        else:
-            self.conn.execute(insert(ENTRIES), _dicts(ENTRIES, entry_rows, (4, 5)))
-            self.conn.execute(insert(POSTINGS), _dicts(POSTINGS, posting_rows, (6,)))
-        # One shard per transaction: concurrent writers to a hot account (the platform's)
-        # mostly land on different counter rows instead of queueing on one.
-        shard = random.randrange(BALANCE_SHARDS)
-        add_to_counters(
-            self.conn,
-            BALANCES,
-            [
-                {
-                    "book": self.book,
-                    "account": account,
-                    "shard": shard,
-                    "balance_minor": amount,
-                    "postings": count,
-                }
-                for (account, _currency), (amount, count) in deltas.items()
-            ],
-            key=("book", "account", "shard"),
-            increments=("balance_minor", "postings"),
-        )
 
     def balance(self, account: str, as_of: datetime | None = None) -> int:
         """Signed (debit-positive) balance: from the counters now, from postings as of a time."""

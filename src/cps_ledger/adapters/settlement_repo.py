@@ -21,7 +21,7 @@ from cps_ledger.adapters.cps_tables import (
     SettlementRow,
     SettlementRunRow,
 )
-from cps_ledger.adapters.dialect import id_chunks, insert_missing
+from cps_ledger.adapters.dialect import id_filters, insert_missing
 from cps_ledger.adapters.tables import table
 
 ORDERS = table(OrderRow)
@@ -140,10 +140,10 @@ def candidate_orders(
 
 def lock_orders(conn: Connection, book: str, order_ids: Iterable[str]) -> None:
     """Lock order rows FOR UPDATE in id order, as refund ingest does: no deadlock between them."""
-    for chunk in id_chunks(order_ids):
+    for among in id_filters(conn, ORDERS.c.order_id, order_ids):
         conn.execute(
             select(ORDERS.c.order_id)
-            .where(ORDERS.c.book == book, ORDERS.c.order_id.in_(chunk))
+            .where(ORDERS.c.book == book, among)
             .order_by(ORDERS.c.order_id)
             .with_for_update()
         ).all()
@@ -223,13 +223,13 @@ def settled_promoters(
 ) -> set[str]:
     """Those of ``promoters`` that already have a settlement in ``period``."""
     found: set[str] = set()
-    for chunk in id_chunks(promoters):
+    for among in id_filters(conn, SETTLEMENTS.c.promoter, promoters):
         found.update(
             conn.execute(
                 select(SETTLEMENTS.c.promoter).where(
                     SETTLEMENTS.c.book == book,
                     SETTLEMENTS.c.period == period,
-                    SETTLEMENTS.c.promoter.in_(chunk),
+                    among,
                 )
             ).scalars()
         )

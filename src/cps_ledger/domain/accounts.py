@@ -82,11 +82,13 @@ def account_type(code: str) -> AccountType:
     raise InvalidAccountCodeError(account=code)
 
 
+@functools.lru_cache(maxsize=65536)
 def promoter_account(promoter: str, bucket: str) -> str:
     """``promoter:{p}:{bucket}`` with bucket one of :data:`PROMOTER_BUCKETS`."""
     return f"promoter:{promoter}:{bucket}"
 
 
+@functools.lru_cache(maxsize=16384)
 def merchant_receivable(merchant: str, *, estimated: bool) -> str:
     """The merchant's receivable: estimated (order not completed) or owed now."""
     return f"merchant:{merchant}:receivable" + (":estimated" if estimated else "")

@@ -85,13 +85,19 @@ def allocate(total: int, weights: Sequence[Decimal]) -> list[int]:
     numerators, denominator = _integer_weights(tuple(weights))
     if total < 0:
         return [-part for part in allocate(-total, weights)]
-    products = [total * n for n in numerators]
-    parts = [p // denominator for p in products]
+    parts: list[int] = []
+    remainders: list[int] = []
+    for n in numerators:
+        part, remainder = divmod(total * n, denominator)
+        parts.append(part)
+        remainders.append(remainder)
     left_over = total - sum(parts)
-    # sorted() is stable, so among equal remainders the earlier part comes first.
-    order = sorted(range(len(parts)), key=lambda i: products[i] % denominator, reverse=True)
-    for i in order[:left_over]:
-        parts[i] += 1
+    if left_over:
+        # sorted() is stable, also with reverse=True: among equal remainders the earlier
+        # part comes first.
+        order = sorted(range(len(parts)), key=remainders.__getitem__, reverse=True)
+        for i in order[:left_over]:
+            parts[i] += 1
     return parts
 
 

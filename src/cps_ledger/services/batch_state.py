@@ -99,6 +99,7 @@ class BatchState:
         self.changed_orders: set[str] = set()
         self.changed_lines: dict[tuple[str, str], LineState] = {}
         self.refund_rows: list[tuple[str, str, datetime, RefundedLine]] = []
+        self._pricing: _Pricing | None = None
 
     @classmethod
     def load(cls, conn: Connection, book: Book, events: Sequence[Event]) -> BatchState:
@@ -208,7 +209,8 @@ class BatchState:
                 link_created_at=link.created_at.isoformat(),
             )
         promoter = self.promoters[link.promoter]
-        pricing = _pricing(self.conn, self.book)
+        if (pricing := self._pricing) is None:
+            pricing = self._pricing = _pricing(self.conn, self.book)
         rules, ruleset = pricing.rules, pricing.ruleset
         weights = pricing.without_upline if promoter.upline is None else pricing.with_upline
         lines = []

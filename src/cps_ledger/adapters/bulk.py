@@ -1,0 +1,108 @@
+"""Bulk appends of new rows: COPY on PostgreSQL, one cached executemany elsewhere.
+
+Rows are tuples in column order holding values already in their *stored* form, the same on
+every database: ints, ``str`` and ``None``, with datetimes as naive UTC text with
+microseconds (:func:`stored_utc`), UUIDs as 32 hex digits (:func:`stored_uuid`) and rates
+as their decimal text. That is exactly what the column types' own bind processing stores
+(``UtcDateTime``, ``Uuid``, ``DecimalText``), so rows written here and rows written by a
+SQLAlchemy ``INSERT`` read back the same.
+
+Converting once per value in the caller (an entry's time once for all its postings, not
+once per posting) and handing the drivers plain ``str`` and ``int`` keeps their per-row work
+small: SQLAlchemy's parameter processing and dict rows cost more than the insert itself
+(docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+
+from cps_ledger.domain.periods import require_aware
+
+
+def stored_utc(value: datetime) -> str:
+    """An aware datetime as stored: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return (
+        require_aware(value, field="datetime").replace(tzinfo=None).isoformat(" ", "microseconds")
+    )
+
+
+def stored_uuid(value: UUID) -> str:
+    """A UUID as stored: 32 lower-case hex digits (PostgreSQL's uuid type reads them too)."""
+    return value.hex
+
+
+@cache
+def _insert_sql(dialect: Dialect, table: Table) -> str:
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    cols = ", ".join(quote(c.name) for c in table.columns)
+    marks = ", ".join([mark] * len(table.columns))
+    return f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})"
+
+
+@cache
+def _copy_sql(dialect: Dialect, table: Table) -> str:
+    quote = dialect.identifier_preparer.quote
+    cols = ", ".join(quote(c.name) for c in table.columns)
+    return f"COPY {quote(table.name)} ({cols}) FROM STDIN"
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Append ``rows`` (stored form, column order) to ``table`` in the caller's transaction."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(_insert_sql(conn.dialect, table), list(rows))
+        return
+    statement = _copy_sql(conn.dialect, table)
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise DisconnectionError("the connection was closed inside a unit of work")
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with driver.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi.Error as exc:
+        # Raw driver errors must look like every other statement's: a duplicate key from a
+        # concurrent writer is an IntegrityError that the unit of work retries as a replay.
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error) from exc
+
+
+@cache
+def _column_plan(
+    dialect: Dialect, table: Table
+) -> tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]:
+    names = tuple(c.name for c in table.columns)
+    processors = tuple(
+        (i, fn) for i, c in enumerate(table.columns) if (fn := c.type.bind_processor(dialect))
+    )
+    return names, processors
+
+
+def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert new rows given as dicts of Python values (the convenient, slower form).
+
+    For the few rows of rare commands; hot paths build stored tuples for :func:`insert_rows`.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), list(rows))
+        return
+    names, processors = _column_plan(conn.dialect, table)
+    prepared = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, fn in processors:
+            values[i] = fn(values[i])
+        prepared.append(tuple(values))
+    insert_rows(conn, table, prepared)
