@@ -133,7 +133,24 @@ def _unnest(
     ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
     statement = _unnest_statement(conn.dialect, table, key, increments)
     columns = [c.name for c in table.columns]
-    conn.execute(statement, {f"c{i}": [r[name] for r in ordered] for i, name in enumerate(columns)})
+    conn.execute(
+        statement,
+        {f"c{i}": _array_literal([r[name] for r in ordered]) for i, name in enumerate(columns)},
+    )
+
+
+def _array_literal(values: list[Any]) -> str | list[Any]:
+    """A PostgreSQL array literal (``{"a","b"}``, ``{1,2}``) of strings or integers.
+
+    Written here in one join: the driver's list adaptation walks every element in Python
+    and was a tenth of a paid order's time. Anything else (a None, a quote or backslash in
+    a string) is left to the driver.
+    """
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(type(v) is str and '"' not in v and "\\" not in v for v in values):
+        return '{"' + '","'.join(values) + '"}'
+    return values
 
 
 @cache

@@ -23,13 +23,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cps_ledger.domain.books import BookDefinition
+from cps_ledger.domain.canonical import sha256_of
 from cps_ledger.domain.fields import (
     Amount,
     Id,
     LedgerModel,
     Rate,
     Timestamp,
-    sha256_of,
 )
 from cps_ledger.domain.periods import DEFAULT_TIMEZONE, zone
 from cps_ledger.errors import BookFileError, CpsLedgerError, InvalidEventError

@@ -54,6 +54,8 @@ ZERO_SHARES = Shares(0, 0, 0, 0)
 def commission_for(base_minor: int, rate: Decimal, cap_minor: int | None) -> int:
     """``round_half_up(base x rate)``, then the modifiers in order (the cap: ``min``)."""
     rounded = multiply_half_up(base_minor, rate)
+    if cap_minor is None:
+        return rounded  # no modifier applies
     return apply_modifiers(rounded, modifiers_for(cap_minor=cap_minor))
 
 
@@ -73,7 +75,8 @@ def quote_line(ruleset: RuleSet, ctx: LineContext, weights: SplitWeights) -> Lin
 
 def shares_for(terms: LineTerms, remaining_base_minor: int) -> Shares:
     """The shares of a line whose base not yet refunded is ``remaining_base_minor``."""
-    require_amount(remaining_base_minor, field="remaining_base_minor")
+    if type(remaining_base_minor) is not int or remaining_base_minor < 0:
+        require_amount(remaining_base_minor, field="remaining_base_minor")
     if remaining_base_minor > terms.base_minor:
         raise InvalidAmountError(
             field="remaining_base_minor",
@@ -81,7 +84,7 @@ def shares_for(terms: LineTerms, remaining_base_minor: int) -> Shares:
             reason=f"exceeds the line's base {terms.base_minor}",
         )
     commission = commission_for(remaining_base_minor, terms.rate, terms.cap_minor)
-    promoter, upline, platform = allocate(commission, terms.weights.as_list())
+    promoter, upline, platform = allocate(commission, terms.weights.as_tuple())
     return Shares(commission, promoter, upline, platform)
 
 

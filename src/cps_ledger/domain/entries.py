@@ -46,9 +46,10 @@ def check_balanced(postings: Sequence[Posting]) -> None:
     totals: dict[str, int] = defaultdict(int)
     for posting in postings:
         totals[posting.currency] += posting.amount_minor
-    for currency, total in sorted(totals.items()):
-        if total != 0:
-            raise UnbalancedEntryError(currency=currency, imbalance_minor=total)
+    if any(totals.values()):
+        for currency, total in sorted(totals.items()):
+            if total != 0:
+                raise UnbalancedEntryError(currency=currency, imbalance_minor=total)
 
 
 @dataclass(frozen=True, slots=True)

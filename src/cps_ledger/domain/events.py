@@ -7,7 +7,6 @@ business rules come later, in the services.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
@@ -15,6 +14,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from cps_ledger.domain.canonical import loads_unique, sha256_of
 from cps_ledger.domain.fields import (
     Amount,
     Id,
@@ -22,7 +22,6 @@ from cps_ledger.domain.fields import (
     PositiveAmount,
     Quantity,
     Timestamp,
-    sha256_of,
     to_typed_error,
 )
 from cps_ledger.errors import InvalidEventError
@@ -185,24 +184,11 @@ def parse_event(obj: object) -> Event:
         raise to_typed_error(exc, tags=(0,)) from None  # locations start with the type
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads would keep the last of two equal keys; an ambiguous amount is refused.
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise InvalidEventError(f"{key}: appears twice in one object", field=key)
-        obj[key] = value
-    return obj
-
-
 def parse_event_line(text: str) -> tuple[Event, dict[str, Any]]:
     """Parse one JSON line into an event and the raw object (the payload for idempotency)."""
     if len(text) > EVENT_LINE_CHARS_MAX:
         raise InvalidEventError(f"line longer than {EVENT_LINE_CHARS_MAX} characters")
-    try:
-        obj = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidEventError(f"malformed JSON: {exc}") from None
+    obj = loads_unique(text)
     event = parse_event(obj)
     return event, obj
 

@@ -7,10 +7,8 @@ typed errors by type, never by message text.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, Self
@@ -231,16 +229,3 @@ class LedgerModel(BaseModel):
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as exc:
             raise to_typed_error(exc, tags=cls.union_tag_positions) from None
-
-
-def canonical_json(value: Mapping[str, Any] | list[Any]) -> bytes:
-    """UTF-8 JSON with sorted keys and no spaces: equal values give equal bytes."""
-    text = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
-
-
-def sha256_of(value: Mapping[str, Any] | list[Any]) -> bytes:
-    """The SHA-256 digest of :func:`canonical_json` of ``value``."""
-    return hashlib.sha256(canonical_json(value)).digest()

@@ -95,12 +95,12 @@ def _add_legs(
     platform = PLATFORM_FEE_ESTIMATED if merchant_estimated else PLATFORM_FEE_REVENUE
     for account, amount in (
         (merchant_receivable(line.merchant, estimated=merchant_estimated), delta.commission_minor),
-        (promoter_account(order.promoter, promoter_stage.value), -delta.promoter_minor),
+        (promoter_account(order.promoter, promoter_stage), -delta.promoter_minor),
         (platform, -delta.platform_minor),
     ):
         legs[account] = legs.get(account, 0) + amount
     if order.upline is not None:
-        account = promoter_account(order.upline, upline_stage.value)
+        account = promoter_account(order.upline, upline_stage)
         legs[account] = legs.get(account, 0) + -delta.upline_minor
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Final, Protocol, runtime_checkable
 
 from cps_ledger.domain import plugins
-from cps_ledger.domain.money import require_amount, require_rate
+from cps_ledger.domain.money import AMOUNT_MAX_MINOR, require_amount, require_rate
 from cps_ledger.errors import (
     BadInputError,
     InvalidAmountError,
@@ -47,9 +47,14 @@ class LineContext:
     paid_at: datetime
 
     def __post_init__(self) -> None:
-        require_amount(self.amount_minor, field="amount_minor")
-        require_amount(self.quantity, field="quantity", minimum=1)
-        if self.paid_at.tzinfo is None or self.paid_at.utcoffset() is None:
+        # Every line of every order passes here: the common case is a few comparisons, the
+        # full checks (and their typed errors) run only when one fails.
+        amount, quantity = self.amount_minor, self.quantity
+        if type(amount) is not int or not 0 <= amount <= AMOUNT_MAX_MINOR:
+            require_amount(amount, field="amount_minor")
+        if type(quantity) is not int or not 1 <= quantity <= AMOUNT_MAX_MINOR:
+            require_amount(quantity, field="quantity", minimum=1)
+        if self.paid_at.utcoffset() is None:
             raise NaiveDatetimeError(field="paid_at", value=self.paid_at.isoformat())
 
 

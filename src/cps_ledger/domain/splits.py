@@ -42,6 +42,10 @@ class SplitWeights:
         """The weights in the order :func:`allocate` takes them: promoter, upline, platform."""
         return [self.promoter, self.upline, self.platform]
 
+    def as_tuple(self) -> tuple[Decimal, Decimal, Decimal]:
+        """:meth:`as_list` as a tuple: what :func:`allocate` caches its integer form by."""
+        return (self.promoter, self.upline, self.platform)
+
 
 class SplitPolicy(Protocol):
     """Turns a book's split settings into the weights of one line."""

@@ -28,9 +28,9 @@ from cps_ledger.domain.accounts import (
     to_normal,
 )
 from cps_ledger.domain.books import Book
+from cps_ledger.domain.canonical import sha256_of
 from cps_ledger.domain.commands import CompletePayout, FailPayout, RequestPayout
 from cps_ledger.domain.entries import Entry, Posting, compact
-from cps_ledger.domain.fields import sha256_of
 from cps_ledger.domain.tax import withholding_policy
 from cps_ledger.errors import (
     IdempotencyConflictError,

@@ -22,8 +22,8 @@ from cps_ledger.adapters.journal import Journal, KeyRecord
 from cps_ledger.adapters.settlement_repo import SettlementRecord, UnsettledLine
 from cps_ledger.domain.accounts import promoter_account
 from cps_ledger.domain.books import Book
+from cps_ledger.domain.canonical import sha256_of
 from cps_ledger.domain.entries import Entry, Posting
-from cps_ledger.domain.fields import sha256_of
 from cps_ledger.domain.periods import Period, require_aware
 from cps_ledger.errors import InvalidAmountError, SettlementOrderError
 from cps_ledger.services.books import load_book
