@@ -17,7 +17,6 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -190,16 +189,11 @@ class CpsLedger:
     def _ingest(
         self, items: Iterable[Submitted | Outcome], *, batch_size: int
     ) -> Iterator[Outcome]:
-        from cps_ledger.services.ingest import Outcome, Submitted, ingest
+        from cps_ledger.services.ingest import ingest
 
         # Parse failures are kept in place so the stream stays in input order; each chunk
         # is read lazily, which keeps memory bounded by the batch size.
-        it = iter(items)
-        while chunk := list(islice(it, batch_size)):
-            valid = [item for item in chunk if isinstance(item, Submitted)]
-            done = {o.position: o for o in ingest(self.engine, valid)}
-            for item in chunk:
-                yield item if isinstance(item, Outcome) else done[item.position]
+        return ingest(self.engine, items, batch_size=batch_size)
 
     def post_entries(self, entries: Iterable[Entry]) -> Iterator[Posted]:
         """Post raw balanced entries idempotently, in batches, streaming results."""

@@ -66,27 +66,45 @@ class Submitted:
 
 
 def ingest(
-    engine: Engine, items: Iterable[Submitted], *, batch_size: int = EVENTS_PER_TRANSACTION
+    engine: Engine,
+    items: Iterable[Submitted | Outcome],
+    *,
+    batch_size: int = EVENTS_PER_TRANSACTION,
 ) -> Iterator[Outcome]:
-    """Apply events in transactions of ``batch_size``, streaming one outcome per event."""
+    """Apply events in transactions of ``batch_size``, streaming one outcome per item.
+
+    ``items`` may hold outcomes already decided (a line that did not parse); they are
+    passed through in place, so outcomes come out in input order. A batch is read (and
+    so parsed) only when the caller has taken every outcome of the one before, and
+    memory stays bounded by the batch size.
+    """
     it = iter(items)
-    while batch := list(islice(it, batch_size)):
+    while chunk := list(islice(it, batch_size)):
+        yield from _apply_chunk(engine, chunk)
 
-        def work(uow: UnitOfWork, batch: list[Submitted] = batch) -> list[Outcome]:
-            return _apply(uow, batch)
 
-        yield from sorted(transact(engine, work), key=lambda o: o.position)
+def _apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:
+    batch = [item for item in chunk if isinstance(item, Submitted)]
+
+    def work(uow: UnitOfWork) -> list[Outcome]:
+        return _apply(uow, batch)
+
+    done = iter(transact(engine, work) if batch else ())
+    return [item if isinstance(item, Outcome) else next(done) for item in chunk]
 
 
 def _apply(uow: UnitOfWork, batch: Sequence[Submitted]) -> list[Outcome]:
-    by_book: dict[str, list[Submitted]] = {}
-    for item in batch:
-        by_book.setdefault(item.event.book, []).append(item)
-    outcomes: list[Outcome] = []
-    for book_code, items in by_book.items():
-        outcomes += _apply_book(uow, book_code, items)
+    """Apply ``batch`` book by book; the outcomes come back in ``batch`` order."""
+    by_book: dict[str, list[int]] = {}
+    for index, item in enumerate(batch):
+        by_book.setdefault(item.event.book, []).append(index)
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    for book_code, indexes in by_book.items():
+        decided = _apply_book(uow, book_code, [batch[i] for i in indexes])
+        for index, outcome in zip(indexes, decided, strict=True):
+            outcomes[index] = outcome
     uow.commit()
-    return outcomes
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> list[Outcome]:
