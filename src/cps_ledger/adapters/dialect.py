@@ -21,8 +21,9 @@ from sqlalchemy import (
     String,
     Table,
     TextClause,
-    any_,
     bindparam,
+    func,
+    select,
     text,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -43,15 +44,19 @@ def id_chunks(ids: Iterable[str]) -> list[list[str]]:
 def id_filters(conn: Connection, column: Any, ids: Iterable[str]) -> list[ColumnElement[bool]]:
     """``column`` among ``ids`` as few conditions as the dialect allows, one per query.
 
-    PostgreSQL takes one ``= ANY(array)`` whatever the number of ids: one bound value, so
-    the statement is compiled and parsed once, not once per list length. Elsewhere, ``IN``
-    lists of :data:`IDS_PER_QUERY` sorted ids.
+    PostgreSQL takes one ``IN (SELECT unnest(array))`` whatever the number of ids: one
+    bound value, so the statement is compiled and parsed once, not once per list length.
+    Not ``= ANY(array)``: a prepared statement's generic plan may apply that as a filter,
+    comparing every row of the book with every id (170 ms for 1,000 ids among 20,000
+    promoters); as a semi-join it is a hash or index look-up whatever the statistics say.
+    Elsewhere, ``IN`` lists of :data:`IDS_PER_QUERY` sorted ids.
     """
     if conn.dialect.name == "postgresql":
         wanted = sorted(set(ids))
         if not wanted:
             return []
-        return [column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(String)))]
+        array = bindparam(None, wanted, type_=postgresql.ARRAY(String))
+        return [column.in_(select(func.unnest(array)))]
     return [column.in_(chunk) for chunk in id_chunks(ids)]
 
 
