@@ -144,18 +144,92 @@ def _unnest(
     )
 
 
-def _array_literal(values: list[Any]) -> str | list[Any]:
-    """A PostgreSQL array literal (``{"a","b"}``, ``{1,2}``) of strings or integers.
+def _array_literal(values: Sequence[Any]) -> str | list[Any]:
+    """A PostgreSQL array literal (``{"a",NULL}``, ``{1,2}``) of strings, integers, NULLs.
 
     Written here in one join: the driver's list adaptation walks every element in Python
-    and was a tenth of a paid order's time. Anything else (a None, a quote or backslash in
-    a string) is left to the driver.
+    and was a tenth of a paid order's time. Anything else (a quote or backslash in a
+    string, another type) is left to the driver.
     """
     if all(type(v) is int for v in values):
         return "{" + ",".join(map(str, values)) + "}"
     if all(type(v) is str and '"' not in v and "\\" not in v for v in values):
         return '{"' + '","'.join(values) + '"}'
-    return values
+    if all(
+        v is None or type(v) is int or (type(v) is str and '"' not in v and "\\" not in v)
+        for v in values
+    ):
+        return "{" + ",".join(_element(v) for v in values) + "}"
+    return list(values)
+
+
+def _element(value: str | int | None) -> str:
+    if value is None:
+        return "NULL"
+    return str(value) if type(value) is int else f'"{value}"'
+
+
+def update_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    key: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> None:
+    """Set ``columns`` of existing rows found by ``key``: rows are (key..., columns...) tuples
+    of stored values (see ``bulk``), written in key order so locks are taken in one order.
+
+    PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` for all rows. Elsewhere one
+    ``executemany``.
+    """
+    if not rows:
+        return
+    ordered = sorted(rows, key=lambda r: r[: len(key)])
+    if conn.dialect.name == "postgresql":
+        statement = _unnest_update(conn.dialect, table, key, columns)
+        conn.execute(
+            statement,
+            {
+                f"c{i}": _array_literal([r[i] for r in ordered])
+                for i in range(len(key) + len(columns))
+            },
+        )
+        return
+    width = len(key)
+    conn.exec_driver_sql(
+        _update_sql(conn.dialect, table, key, columns),
+        [(*r[width:], *r[:width]) for r in ordered],
+    )
+
+
+@cache
+def _unnest_update(
+    dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> TextClause:
+    quote = dialect.identifier_preparer.quote
+    names = (*key, *columns)
+    arrays = ", ".join(
+        f"CAST(:c{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
+        for i, name in enumerate(names)
+    )
+    aliases = ", ".join(f"v{i}" for i in range(len(names)))
+    sets = ", ".join(f"{quote(c)} = v.v{len(key) + i}" for i, c in enumerate(columns))
+    where = " AND ".join(f"{quote(table.name)}.{quote(k)} = v.v{i}" for i, k in enumerate(key))
+    return text(
+        f"UPDATE {quote(table.name)} SET {sets} FROM unnest({arrays}) AS v({aliases}) WHERE {where}"
+    )
+
+
+@cache
+def _update_sql(
+    dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> str:
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    sets = ", ".join(f"{quote(c)} = {mark}" for c in columns)
+    where = " AND ".join(f"{quote(k)} = {mark}" for k in key)
+    return f"UPDATE {quote(table.name)} SET {sets} WHERE {where}"
 
 
 @cache

@@ -29,12 +29,22 @@ class SplitWeights:
     platform: Decimal
 
     def __post_init__(self) -> None:
-        for field in ("promoter", "upline", "platform"):
-            value = getattr(self, field)
-            require_rate(value, field=field)
-            if not isinstance(value, Decimal):
-                raise InvalidRateError(field=field, value=value, reason="must be a Decimal")
-        total = self.promoter + self.upline + self.platform
+        # Built for every line an order loads: the common case is three type checks and a
+        # sum; the detailed checks (and their typed errors) run only when one fails.
+        p, u, f = weights = (self.promoter, self.upline, self.platform)
+        if not (
+            type(p) is Decimal
+            and type(u) is Decimal
+            and type(f) is Decimal
+            and 0 <= p <= 1
+            and 0 <= u <= 1
+            and 0 <= f <= 1
+        ):
+            for field, value in zip(("promoter", "upline", "platform"), weights, strict=True):
+                require_rate(value, field=field)
+                if not isinstance(value, Decimal):
+                    raise InvalidRateError(field=field, value=value, reason="must be a Decimal")
+        total = p + u + f
         if total != 1:
             raise InvalidRateError(field="weights", value=str(total), reason="must sum to 1")
 
