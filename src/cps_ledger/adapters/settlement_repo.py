@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
+from cps_ledger.adapters.bulk import insert_rows, stored_utc, stored_uuid
 from cps_ledger.adapters.cps_tables import (
     OrderLineRow,
     OrderRow,
@@ -41,20 +42,6 @@ class RunState:
     completed_at: datetime | None
     promoters: int
     amount_minor: int
-
-
-@dataclass(frozen=True, slots=True)
-class UnsettledLine:
-    """One line with a party share still waiting for settlement (either side may be done)."""
-
-    order_id: str
-    line: str
-    promoter: str
-    upline: str | None
-    promoter_minor: int
-    upline_minor: int
-    promoter_settled: str | None
-    upline_settled: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +96,10 @@ def promoter_page(conn: Connection, book: str, after: str | None, limit: int) ->
     return list(conn.execute(query.order_by(PROMOTERS.c.promoter).limit(limit)).scalars())
 
 
-def _unsettled_where(book: str, promoters: Sequence[str], end: datetime) -> Any:
-    return and_(
-        LINES.c.book == book,
-        ORDERS.c.book == LINES.c.book,
-        ORDERS.c.order_id == LINES.c.order_id,
-        ORDERS.c.state == COMPLETED,
-        ORDERS.c.completed_at < end,
-        or_(
-            and_(LINES.c.promoter.in_(promoters), LINES.c.promoter_settled.is_(None)),
-            and_(LINES.c.upline.in_(promoters), LINES.c.upline_settled.is_(None)),
-        ),
-    )
+def _among(conn: Connection, column: Any, ids: Sequence[str]) -> Any:
+    """``column`` among ``ids`` (a page of promoters) as one condition."""
+    filters = id_filters(conn, column, ids)
+    return filters[0] if len(filters) == 1 else or_(*filters)
 
 
 def candidate_orders(
@@ -129,11 +108,20 @@ def candidate_orders(
     """Ids of completed orders (before ``end``) with a share of ``promoters`` not settled."""
     if not promoters:
         return []
+    unsettled = select(LINES.c.order_id).where(
+        LINES.c.book == book,
+        or_(
+            and_(_among(conn, LINES.c.promoter, promoters), LINES.c.promoter_settled.is_(None)),
+            and_(_among(conn, LINES.c.upline, promoters), LINES.c.upline_settled.is_(None)),
+        ),
+    )
     rows = conn.execute(
-        select(LINES.c.order_id)
-        .distinct()
-        .select_from(LINES.join(ORDERS, ORDERS.c.order_id == LINES.c.order_id))
-        .where(_unsettled_where(book, promoters, end))
+        select(ORDERS.c.order_id).where(
+            ORDERS.c.book == book,
+            ORDERS.c.state == COMPLETED,
+            ORDERS.c.completed_at < end,
+            ORDERS.c.order_id.in_(unsettled),
+        )
     )
     return sorted(rows.scalars())
 
@@ -149,73 +137,69 @@ def lock_orders(conn: Connection, book: str, order_ids: Iterable[str]) -> None:
         ).all()
 
 
-def unsettled_lines(
-    conn: Connection, book: str, promoters: Sequence[str], end: datetime
-) -> list[UnsettledLine]:
-    """Lines completed before ``end`` with a share of ``promoters`` not yet settled."""
-    if not promoters:
+@dataclass(frozen=True, slots=True)
+class SettledShare:
+    """One party's share of one line, marked settled in this run: who gets it, how much."""
+
+    promoter: str
+    amount_minor: int
+
+
+def settle_shares(
+    conn: Connection, book: str, period: str, promoters: Sequence[str], order_ids: Sequence[str]
+) -> list[SettledShare]:
+    """Mark ``period`` on every unsettled share of ``promoters`` in ``order_ids`` (completed
+    orders this transaction has locked) and return those shares, as promoter and as upline.
+
+    The orders are locked, so their lines cannot change between finding and marking: on
+    PostgreSQL one ``UPDATE ... RETURNING`` per side does both; elsewhere a read, then an
+    ``UPDATE`` with the same condition.
+    """
+    if not promoters or not order_ids:
         return []
-    rows = conn.execute(
-        select(
-            LINES.c.order_id,
-            LINES.c.line,
-            LINES.c.promoter,
-            LINES.c.upline,
-            LINES.c.promoter_minor,
-            LINES.c.upline_minor,
-            LINES.c.promoter_settled,
-            LINES.c.upline_settled,
-        )
-        .select_from(LINES.join(ORDERS, ORDERS.c.order_id == LINES.c.order_id))
-        .where(_unsettled_where(book, promoters, end))
-        .order_by(LINES.c.order_id, LINES.c.line)
-    )
-    return [UnsettledLine(*r) for r in rows]
-
-
-def mark_settled(
-    conn: Connection,
-    book: str,
-    period: str,
-    promoter_side: Sequence[tuple[str, str]],
-    upline_side: Sequence[tuple[str, str]],
-) -> None:
-    """Name ``period`` as the settlement of each (order, line) share: one statement per side."""
-    for column, pairs in (("promoter_settled", promoter_side), ("upline_settled", upline_side)):
-        if not pairs:
-            continue
-        conn.execute(
-            update(LINES)
-            .where(
+    shares: list[SettledShare] = []
+    for party, amount, settled in (
+        (LINES.c.promoter, LINES.c.promoter_minor, LINES.c.promoter_settled),
+        (LINES.c.upline, LINES.c.upline_minor, LINES.c.upline_settled),
+    ):
+        for of_orders in id_filters(conn, LINES.c.order_id, order_ids):
+            where = (
                 LINES.c.book == book,
-                LINES.c.order_id == bindparam("b_order"),
-                LINES.c.line == bindparam("b_line"),
+                of_orders,
+                _among(conn, party, promoters),
+                settled.is_(None),
             )
-            .values({column: period}),
-            [{"b_order": o, "b_line": ln} for o, ln in sorted(pairs)],
-        )
+            marking = update(LINES).where(*where).values({settled.name: period})
+            if conn.dialect.name == "postgresql":
+                rows = conn.execute(marking.returning(party, amount)).all()
+            else:
+                rows = conn.execute(select(party, amount).where(*where)).all()
+                conn.execute(marking)
+            shares += [SettledShare(who, minor) for who, minor in rows]
+    return shares
 
 
 def insert_settlements(
     conn: Connection, book: str, period: str, now: datetime, rows: Sequence[SettlementRecord]
 ) -> None:
     """Store one ``settlements`` row per promoter settled in this batch."""
-    if rows:
-        conn.execute(
-            insert(SETTLEMENTS),
-            [
-                {
-                    "book": book,
-                    "period": period,
-                    "promoter": r.promoter,
-                    "amount_minor": r.amount_minor,
-                    "lines": r.lines,
-                    "entry_id": r.entry_id,
-                    "settled_at": now,
-                }
-                for r in rows
-            ],
-        )
+    settled_at = stored_utc(now)
+    insert_rows(
+        conn,
+        SETTLEMENTS,
+        [
+            (
+                book,
+                period,
+                r.promoter,
+                r.amount_minor,
+                r.lines,
+                None if r.entry_id is None else stored_uuid(r.entry_id),
+                settled_at,
+            )
+            for r in rows
+        ],
+    )
 
 
 def settled_promoters(

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from cps_ledger.adapters import settlement_repo as repo
 from cps_ledger.adapters.journal import Journal, KeyRecord
-from cps_ledger.adapters.settlement_repo import SettlementRecord, UnsettledLine
+from cps_ledger.adapters.settlement_repo import SettlementRecord
 from cps_ledger.domain.accounts import promoter_account
 from cps_ledger.domain.books import Book
 from cps_ledger.domain.canonical import sha256_of
@@ -141,14 +141,6 @@ def _settle_batch(
     page: Sequence[str],
 ) -> None:
     """Settle one page of promoters in the caller's transaction."""
-    orders = repo.candidate_orders(conn, book.code, page, end)
-    if not orders:
-        return
-    # Lock first, read second: a refund holding one of these orders finishes before we read
-    # its shares, and one arriving later sees the lines settled and takes from available.
-    repo.lock_orders(conn, book.code, orders)
-    locked = set(orders)
-    lines = [ln for ln in repo.unsettled_lines(conn, book.code, page, end) if ln.order_id in locked]
     journal = Journal(conn, book.code)
     keys = {p: settlement_key(book.code, period, p) for p in page}
     stored = journal.stored_keys(keys.values())
@@ -157,8 +149,18 @@ def _settle_batch(
     done = repo.settled_promoters(conn, book.code, period, page) | {
         p for p, key in keys.items() if key in stored
     }
-    wanted = set(page) - done
-    amounts, counts, promoter_side, upline_side = _gather(lines, wanted)
+    wanted = sorted(set(page) - done)
+    orders = repo.candidate_orders(conn, book.code, wanted, end)
+    if not orders:
+        return
+    # Lock first, read second: a refund holding one of these orders finishes before we read
+    # its shares, and one arriving later sees the lines settled and takes from available.
+    repo.lock_orders(conn, book.code, orders)
+    amounts: dict[str, int] = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
+    for share in repo.settle_shares(conn, book.code, period, wanted, orders):
+        amounts[share.promoter] += share.amount_minor
+        counts[share.promoter] += 1
     entries: list[Entry] = []
     records: list[KeyRecord] = []
     settlements: list[SettlementRecord] = []
@@ -173,28 +175,7 @@ def _settle_batch(
         records.append(KeyRecord(keys[promoter], digest, json.dumps(result)))
         settlements.append(SettlementRecord(promoter, amount, counts[promoter], entry_id))
     journal.append(entries, records)
-    repo.mark_settled(conn, book.code, period, promoter_side, upline_side)
     repo.insert_settlements(conn, book.code, period, now, settlements)
-
-
-def _gather(
-    lines: Sequence[UnsettledLine], wanted: set[str]
-) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], list[tuple[str, str]]]:
-    """Sum each wanted promoter's unsettled shares, as promoter and as upline."""
-    amounts: dict[str, int] = defaultdict(int)
-    counts: dict[str, int] = defaultdict(int)
-    promoter_side: list[tuple[str, str]] = []
-    upline_side: list[tuple[str, str]] = []
-    for ln in lines:
-        if ln.promoter_settled is None and ln.promoter in wanted:
-            amounts[ln.promoter] += ln.promoter_minor
-            counts[ln.promoter] += 1
-            promoter_side.append((ln.order_id, ln.line))
-        if ln.upline is not None and ln.upline_settled is None and ln.upline in wanted:
-            amounts[ln.upline] += ln.upline_minor
-            counts[ln.upline] += 1
-            upline_side.append((ln.order_id, ln.line))
-    return amounts, counts, promoter_side, upline_side
 
 
 def _entry(book: Book, period: str, promoter: str, amount: int, end: datetime) -> Entry:
