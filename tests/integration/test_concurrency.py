@@ -232,7 +232,7 @@ def test_ingest_settlement_and_payouts_from_four_processes_pay_exactly_once(
                 LINES.c.book == book,
                 ORDERS.c.book == book,
                 ORDERS.c.state == "completed",
-                LINES.c.promoter_settled.is_(None),
+                ORDERS.c.promoter_settled.is_(None),
             )
         ).scalar_one()
     assert completions == counts[3]["completed"]

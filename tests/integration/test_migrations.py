@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import URL
 
-from cps_ledger.adapters.schema import metadata
+from cps_ledger.adapters.engine import make_engine
+from cps_ledger.adapters.schema import alembic_config, metadata, upgrade
 from cps_ledger.adapters.tables import JOURNAL_TABLES
+from cps_ledger.testing.databases import probe, sqlite_url, temporary_database
+from tests.conftest import IN_CI
 
 
 def test_the_migrated_schema_equals_the_models(engine: Engine) -> None:
@@ -21,3 +30,61 @@ def test_every_journal_table_has_book_first_in_its_primary_key(engine: Engine) -
     for name in metadata.tables:
         assert inspector.get_pk_constraint(name)["constrained_columns"][0] in ("book", "code"), name
     assert set(JOURNAL_TABLES) <= set(inspector.get_table_names())
+
+
+def _fresh_url(backend: str, tmp_path: Path, stack: ExitStack) -> URL:
+    if backend == "sqlite":
+        return sqlite_url(str(tmp_path / "fresh.sqlite3"))
+    reason = probe(backend)
+    if reason is not None:
+        if IN_CI:
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
+    return stack.enter_context(temporary_database(backend, migrate=False))
+
+
+def _markers(engine: Engine, table: str) -> list[tuple[str, str | None, str | None]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT order_id, promoter_settled, upline_settled FROM {table} ORDER BY 1")
+        )
+        return [(str(o), p, u) for o, p, u in rows]
+
+
+def test_settlement_markers_move_from_lines_to_orders_and_back(
+    backend: str, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        engine = make_engine(_fresh_url(backend, tmp_path, stack))
+        stack.callback(engine.dispose)
+        upgrade(engine, "0001")
+        order = (
+            "INSERT INTO orders (book, order_id, link, promoter, upline, state, rules_version,"
+            " paid_at, completed_at, cancelled_at) VALUES ('b', :o, 'L', 'p', 'u', 'completed',"
+            " 1, '2026-10-01 00:00:00.000000', '2026-10-02 00:00:00.000000', NULL)"
+        )
+        line = (
+            "INSERT INTO order_lines (book, order_id, line, merchant, sku, category, quantity,"
+            " amount_minor, refunded_minor, promoter, upline, rule, rule_version, rate, cap_minor,"
+            " weight_promoter, weight_upline, weight_platform, explanation, commission_minor,"
+            " promoter_minor, upline_minor, platform_minor, promoter_settled, upline_settled)"
+            " VALUES ('b', :o, :l, 'm', NULL, NULL, 1, 100, 0, 'p', 'u', 'default', 1, '0.1',"
+            " NULL, '0.8', '0.1', '0.1', '', 10, 8, 1, 1, :ps, :us)"
+        )
+        with engine.begin() as conn:
+            for o, ps, us in (
+                ("o1", "2026-10", None),
+                ("o2", "2026-10", "2026-11"),
+                ("o3", None, None),
+            ):
+                conn.execute(text(order), {"o": o})
+                for ln in ("1", "2"):
+                    conn.execute(text(line), {"o": o, "l": ln, "ps": ps, "us": us})
+        expected = [("o1", "2026-10", None), ("o2", "2026-10", "2026-11"), ("o3", None, None)]
+
+        upgrade(engine)
+        assert _markers(engine, "orders") == expected
+        command.downgrade(alembic_config(engine), "0001")
+        assert _markers(engine, "order_lines") == [row for row in expected for _ in ("1", "2")]
+        upgrade(engine)
+        assert _markers(engine, "orders") == expected

@@ -128,8 +128,6 @@ def _line_state(r: Any) -> LineState:
         promoter_share,
         upline_share,
         platform_share,
-        promoter_settled,
-        upline_settled,
     ) = r
     weights = SplitWeights(weight_promoter, weight_upline, weight_platform)
     terms = LineTerms(rule, rule_version, rate, cap, amount, weights, explanation)
@@ -144,8 +142,6 @@ def _line_state(r: Any) -> LineState:
         terms,
         refunded,
         shares,
-        promoter_settled,
-        upline_settled,
     )
 
 
@@ -180,6 +176,8 @@ def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) 
                 completed_at=r.completed_at,
                 cancelled_at=r.cancelled_at,
                 lines=tuple(lines[r.order_id]),
+                promoter_settled=r.promoter_settled,
+                upline_settled=r.upline_settled,
             )
     return found
 
@@ -232,8 +230,6 @@ def _line_row(book: str, o: Order, ln: LineState) -> tuple[Any, ...]:
         sh.promoter_minor,
         sh.upline_minor,
         sh.platform_minor,
-        ln.promoter_settled,
-        ln.upline_settled,
     )
 
 
@@ -254,6 +250,8 @@ def insert_orders(conn: Connection, book: str, orders: Sequence[Order]) -> None:
                 stored_utc(o.paid_at),
                 _utc(o.completed_at),
                 _utc(o.cancelled_at),
+                o.promoter_settled,
+                o.upline_settled,
             )
             for o in orders
         ],

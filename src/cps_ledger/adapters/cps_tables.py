@@ -40,13 +40,20 @@ class ShareLinkRow(Base):
 
 
 class OrderRow(Base):
-    """An attributed order; promoter and upline are snapshotted when it is paid."""
+    """An attributed order; promoter and upline are snapshotted when it is paid.
+
+    ``promoter_settled`` / ``upline_settled`` name the period whose settlement moved each
+    party's shares of the order's lines to ``available``. They live on the order, not on
+    each line: the lines of an order share promoter, upline and completion, so they are
+    always settled together, and settlement marks half as many rows (docs/performance.md).
+    """
 
     __tablename__ = "orders"
     __table_args__ = _args(
         PrimaryKeyConstraint("book", "order_id"),
-        Index(None, "book", "state", "completed_at"),
         Index(None, "book", "paid_at"),
+        Index(None, "book", "promoter", "promoter_settled"),
+        Index(None, "book", "upline", "upline_settled"),
     )
     book: Mapped[str] = _id()
     order_id: Mapped[str] = _id()
@@ -58,22 +65,19 @@ class OrderRow(Base):
     paid_at: Mapped[datetime] = mapped_column(UtcDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    promoter_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
+    upline_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
 
 
 class OrderLineRow(Base):
     """A line with its commission terms snapshotted and its current per-party targets.
 
     ``*_minor`` shares are the targets after the refunds so far; the journal holds the same
-    money as postings. ``promoter_settled`` / ``upline_settled`` name the period that moved
-    each party's share to ``available``.
+    money as postings. ``promoter`` and ``upline`` repeat the order's, for reports.
     """
 
     __tablename__ = "order_lines"
-    __table_args__ = _args(
-        PrimaryKeyConstraint("book", "order_id", "line"),
-        Index(None, "book", "promoter", "promoter_settled"),
-        Index(None, "book", "upline", "upline_settled"),
-    )
+    __table_args__ = _args(PrimaryKeyConstraint("book", "order_id", "line"))
     book: Mapped[str] = _id()
     order_id: Mapped[str] = _id()
     line: Mapped[str] = _id()
@@ -97,8 +101,6 @@ class OrderLineRow(Base):
     promoter_minor: Mapped[int] = mapped_column(BigInteger)
     upline_minor: Mapped[int] = mapped_column(BigInteger)
     platform_minor: Mapped[int] = mapped_column(BigInteger)
-    promoter_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
-    upline_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
 
 
 class RefundLineRow(Base):

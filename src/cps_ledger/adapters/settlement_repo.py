@@ -6,7 +6,7 @@ or one multi-row (executemany) statement per table per batch of promoters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -102,81 +102,85 @@ def _among(conn: Connection, column: Any, ids: Sequence[str]) -> Any:
     return filters[0] if len(filters) == 1 else or_(*filters)
 
 
-def candidate_orders(
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A completed order with a share of the page's promoters still unsettled."""
+
+    order_id: str
+    promoter: str
+    upline: str | None
+    promoter_settled: str | None
+    upline_settled: str | None
+
+
+def lock_candidates(
     conn: Connection, book: str, promoters: Sequence[str], end: datetime
-) -> list[str]:
-    """Ids of completed orders (before ``end``) with a share of ``promoters`` not settled."""
+) -> list[Candidate]:
+    """Completed orders (before ``end``) with an unsettled share of ``promoters``, locked
+    FOR UPDATE in id order, as refund ingest locks them: the two never deadlock."""
     if not promoters:
         return []
-    unsettled = select(LINES.c.order_id).where(
-        LINES.c.book == book,
-        or_(
-            and_(_among(conn, LINES.c.promoter, promoters), LINES.c.promoter_settled.is_(None)),
-            and_(_among(conn, LINES.c.upline, promoters), LINES.c.upline_settled.is_(None)),
-        ),
-    )
     rows = conn.execute(
-        select(ORDERS.c.order_id).where(
+        select(
+            ORDERS.c.order_id,
+            ORDERS.c.promoter,
+            ORDERS.c.upline,
+            ORDERS.c.promoter_settled,
+            ORDERS.c.upline_settled,
+        )
+        .where(
             ORDERS.c.book == book,
             ORDERS.c.state == COMPLETED,
             ORDERS.c.completed_at < end,
-            ORDERS.c.order_id.in_(unsettled),
+            or_(
+                and_(
+                    _among(conn, ORDERS.c.promoter, promoters),
+                    ORDERS.c.promoter_settled.is_(None),
+                ),
+                and_(_among(conn, ORDERS.c.upline, promoters), ORDERS.c.upline_settled.is_(None)),
+            ),
         )
+        .order_by(ORDERS.c.order_id)
+        .with_for_update()
     )
-    return sorted(rows.scalars())
-
-
-def lock_orders(conn: Connection, book: str, order_ids: Iterable[str]) -> None:
-    """Lock order rows FOR UPDATE in id order, as refund ingest does: no deadlock between them."""
-    for among in id_filters(conn, ORDERS.c.order_id, order_ids):
-        conn.execute(
-            select(ORDERS.c.order_id)
-            .where(ORDERS.c.book == book, among)
-            .order_by(ORDERS.c.order_id)
-            .with_for_update()
-        ).all()
+    return [Candidate(*r) for r in rows]
 
 
 @dataclass(frozen=True, slots=True)
-class SettledShare:
-    """One party's share of one line, marked settled in this run: who gets it, how much."""
+class SettledShares:
+    """What one party gets from the orders settled for it in this run."""
 
     promoter: str
     amount_minor: int
+    lines: int
 
 
 def settle_shares(
-    conn: Connection, book: str, period: str, promoters: Sequence[str], order_ids: Sequence[str]
-) -> list[SettledShare]:
-    """Mark ``period`` on every unsettled share of ``promoters`` in ``order_ids`` (completed
-    orders this transaction has locked) and return those shares, as promoter and as upline.
-
-    The orders are locked, so their lines cannot change between finding and marking: on
-    PostgreSQL one ``UPDATE ... RETURNING`` per side does both; elsewhere a read, then an
-    ``UPDATE`` with the same condition.
-    """
-    if not promoters or not order_ids:
+    conn: Connection, book: str, period: str, *, upline: bool, order_ids: Sequence[str]
+) -> list[SettledShares]:
+    """Mark ``period`` as the settlement of one party's shares of ``order_ids`` (locked by
+    this transaction) and sum those shares per party, over every line of the orders."""
+    if not order_ids:
         return []
-    shares: list[SettledShare] = []
-    for party, amount, settled in (
-        (LINES.c.promoter, LINES.c.promoter_minor, LINES.c.promoter_settled),
-        (LINES.c.upline, LINES.c.upline_minor, LINES.c.upline_settled),
-    ):
-        for of_orders in id_filters(conn, LINES.c.order_id, order_ids):
-            where = (
-                LINES.c.book == book,
-                of_orders,
-                _among(conn, party, promoters),
-                settled.is_(None),
-            )
-            marking = update(LINES).where(*where).values({settled.name: period})
-            if conn.dialect.name == "postgresql":
-                rows = conn.execute(marking.returning(party, amount)).all()
-            else:
-                rows = conn.execute(select(party, amount).where(*where)).all()
-                conn.execute(marking)
-            shares += [SettledShare(who, minor) for who, minor in rows]
-    return shares
+    marker = ORDERS.c.upline_settled if upline else ORDERS.c.promoter_settled
+    party = LINES.c.upline if upline else LINES.c.promoter
+    share = LINES.c.upline_minor if upline else LINES.c.promoter_minor
+    sums: dict[str, list[int]] = {}
+    for among in id_filters(conn, ORDERS.c.order_id, order_ids):
+        conn.execute(
+            update(ORDERS).where(ORDERS.c.book == book, among).values({marker.name: period})
+        )
+    for of_orders in id_filters(conn, LINES.c.order_id, order_ids):
+        rows = conn.execute(
+            select(party, func.sum(share), func.count())
+            .where(LINES.c.book == book, of_orders)
+            .group_by(party)
+        )
+        for who, amount, count in rows:
+            total = sums.setdefault(str(who), [0, 0])
+            total[0] += int(amount)
+            total[1] += int(count)
+    return [SettledShares(who, amount, count) for who, (amount, count) in sorted(sums.items())]
 
 
 def insert_settlements(

@@ -52,8 +52,6 @@ class LineState:
     terms: LineTerms
     refunded_minor: int
     shares: Shares
-    promoter_settled: str | None = None
-    upline_settled: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +68,10 @@ class Order:
     completed_at: datetime | None
     cancelled_at: datetime | None
     lines: tuple[LineState, ...]
+    promoter_settled: str | None = None
+    """The period whose settlement moved the promoter's shares of every line to available."""
+    upline_settled: str | None = None
+    """Likewise for the upline's shares: an order's lines are settled together, per party."""
 
     def line(self, line_id: str) -> LineState:
         """The line ``line_id`` or :class:`UnknownLineError`."""
@@ -109,13 +111,13 @@ def _postings(legs: Legs, currency: str) -> tuple[Posting, ...]:
     return tuple(Posting(account, amount, currency) for account, amount in legs.items() if amount)
 
 
-def stages(order: Order, line: LineState) -> tuple[Stage, Stage]:
-    """Where the promoter's and the upline's money of ``line`` sits now."""
+def stages(order: Order) -> tuple[Stage, Stage]:
+    """Where the promoter's and the upline's money of the order's lines sits now."""
     if order.state is not OrderState.COMPLETED:
         return Stage.ESTIMATED, Stage.ESTIMATED
     return (
-        Stage.AVAILABLE if line.promoter_settled else Stage.CONFIRMED,
-        Stage.AVAILABLE if line.upline_settled else Stage.CONFIRMED,
+        Stage.AVAILABLE if order.promoter_settled else Stage.CONFIRMED,
+        Stage.AVAILABLE if order.upline_settled else Stage.CONFIRMED,
     )
 
 
@@ -185,7 +187,7 @@ def refund(
             line.terms, line.refunded_minor, amount, order=order.order, line=line_id
         )
         delta = after.minus(before)
-        where = stages(order, line)
+        where = stages(order)
         _add_legs(legs, order, line, delta, where)
         by_id[line_id] = replace(line, refunded_minor=line.refunded_minor + amount, shares=after)
         done.append(RefundedLine(line_id, amount, delta, *where))

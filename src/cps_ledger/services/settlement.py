@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from cps_ledger.adapters import settlement_repo as repo
 from cps_ledger.adapters.journal import Journal, KeyRecord
-from cps_ledger.adapters.settlement_repo import SettlementRecord
+from cps_ledger.adapters.settlement_repo import Candidate, SettlementRecord
 from cps_ledger.domain.accounts import promoter_account
 from cps_ledger.domain.books import Book
 from cps_ledger.domain.canonical import sha256_of
@@ -150,17 +150,19 @@ def _settle_batch(
         p for p, key in keys.items() if key in stored
     }
     wanted = sorted(set(page) - done)
-    orders = repo.candidate_orders(conn, book.code, wanted, end)
-    if not orders:
-        return
     # Lock first, read second: a refund holding one of these orders finishes before we read
-    # its shares, and one arriving later sees the lines settled and takes from available.
-    repo.lock_orders(conn, book.code, orders)
+    # its shares, and one arriving later sees the order settled and takes from available.
+    candidates = repo.lock_candidates(conn, book.code, wanted, end)
+    if not candidates:
+        return
+    chosen = set(wanted)
     amounts: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
-    for share in repo.settle_shares(conn, book.code, period, wanted, orders):
-        amounts[share.promoter] += share.amount_minor
-        counts[share.promoter] += 1
+    for upline in (False, True):
+        orders = [c.order_id for c in candidates if _due(c, chosen, upline=upline)]
+        for shares in repo.settle_shares(conn, book.code, period, upline=upline, order_ids=orders):
+            amounts[shares.promoter] += shares.amount_minor
+            counts[shares.promoter] += shares.lines
     entries: list[Entry] = []
     records: list[KeyRecord] = []
     settlements: list[SettlementRecord] = []
@@ -176,6 +178,13 @@ def _settle_batch(
         settlements.append(SettlementRecord(promoter, amount, counts[promoter], entry_id))
     journal.append(entries, records)
     repo.insert_settlements(conn, book.code, period, now, settlements)
+
+
+def _due(candidate: Candidate, chosen: set[str], *, upline: bool) -> bool:
+    """Whether this run settles the upline's (or the promoter's) shares of the order."""
+    if upline:
+        return candidate.upline_settled is None and candidate.upline in chosen
+    return candidate.promoter_settled is None and candidate.promoter in chosen
 
 
 def _entry(book: Book, period: str, promoter: str, amount: int, end: datetime) -> Entry:

@@ -194,11 +194,17 @@ def _lines(
     conn: Connection, book: str, promoter: str, start: datetime, end: datetime
 ) -> list[StatementLine]:
     rows = conn.execute(
-        select(LINES, ORDERS.c.paid_at, ORDERS.c.state)
+        select(
+            LINES,
+            ORDERS.c.paid_at,
+            ORDERS.c.state,
+            ORDERS.c.promoter_settled,
+            ORDERS.c.upline_settled,
+        )
         .join(ORDERS, and_(ORDERS.c.book == LINES.c.book, ORDERS.c.order_id == LINES.c.order_id))
         .where(
             LINES.c.book == book,
-            or_(LINES.c.promoter == promoter, LINES.c.upline == promoter),
+            or_(ORDERS.c.promoter == promoter, ORDERS.c.upline == promoter),
             ORDERS.c.paid_at >= start,
             ORDERS.c.paid_at < end,
         )
@@ -254,14 +260,11 @@ def _refunds(
 ) -> list[StatementRefund]:
     r_ = REFUND_LINES.c
     rows = conn.execute(
-        select(REFUND_LINES, LINES.c.promoter)
-        .join(
-            LINES,
-            and_(LINES.c.book == r_.book, LINES.c.order_id == r_.order_id, LINES.c.line == r_.line),
-        )
+        select(REFUND_LINES, ORDERS.c.promoter)
+        .join(ORDERS, and_(ORDERS.c.book == r_.book, ORDERS.c.order_id == r_.order_id))
         .where(
             r_.book == book,
-            or_(LINES.c.promoter == promoter, LINES.c.upline == promoter),
+            or_(ORDERS.c.promoter == promoter, ORDERS.c.upline == promoter),
             r_.refunded_at >= start,
             r_.refunded_at < end,
         )
