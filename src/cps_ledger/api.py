@@ -154,33 +154,34 @@ class CpsLedger:
         *,
         batch_size: int = EVENTS_PER_TRANSACTION,
         stop_at_first_rejection: bool = False,
+        workers: int = 1,
     ) -> Iterator[Outcome]:
         """Apply JSON Lines; positions are line numbers from 1 and blank lines are skipped.
 
         With ``stop_at_first_rejection`` every event before the first rejected line is
         applied and nothing after it; each event is then its own transaction, because a
         batch cannot take back what follows a refusal inside it.
+
+        ``workers`` > 1 parses and applies the events of different orders in that many
+        processes at once (:mod:`cps_ledger.services.parallel`): every outcome is the one
+        a single process would give, in the same order. It does not combine with
+        ``stop_at_first_rejection``, which needs one event after the other.
         """
-        from cps_ledger.domain.events import parse_event_line
-        from cps_ledger.services.ingest import Outcome, Status, Submitted
+        if workers > 1 and stop_at_first_rejection:
+            raise InvalidEventError(
+                "workers: stopping at the first rejection needs one worker", field="workers"
+            )
+        from cps_ledger.services.ingest import Status, read_lines
 
-        def parsed() -> Iterator[Submitted | Outcome]:
-            for number, line in enumerate(lines, start=1):
-                try:
-                    text = line.decode("utf-8") if isinstance(line, bytes) else line
-                except UnicodeDecodeError as exc:
-                    yield Outcome(number, None, Status.REJECTED, _not_utf8(exc))
-                    continue
-                if not text.strip():
-                    continue
-                try:
-                    event, raw = parse_event_line(text)
-                except BadInputError as exc:
-                    yield Outcome(number, None, Status.REJECTED, exc)
-                    continue
-                yield Submitted(number, event, raw)
+        if workers > 1 and not stop_at_first_rejection:
+            from cps_ledger.services.parallel import ingest_in_parallel
 
-        outcomes = self._ingest(parsed(), batch_size=1 if stop_at_first_rejection else batch_size)
+            yield from ingest_in_parallel(
+                self.engine.url, lines, workers=workers, batch_size=batch_size
+            )
+            return
+        parsed = read_lines(enumerate(lines, start=1))
+        outcomes = self._ingest(parsed, batch_size=1 if stop_at_first_rejection else batch_size)
         for outcome in outcomes:
             yield outcome
             if stop_at_first_rejection and outcome.status is Status.REJECTED:
@@ -303,7 +304,3 @@ def _connection_errors_typed(engine: Engine) -> Iterator[None]:
         yield
     except (SAOperationalError, InterfaceError) as exc:
         raise database_unavailable(engine.url, exc) from None
-
-
-def _not_utf8(exc: UnicodeDecodeError) -> BadInputError:
-    return InvalidEventError(f"line is not UTF-8: {exc.reason} at byte {exc.start}")

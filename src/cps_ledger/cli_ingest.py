@@ -27,7 +27,7 @@ from cps_ledger.cli_output import (
     open_ledger,
     rows_table,
 )
-from cps_ledger.errors import InputFileError
+from cps_ledger.errors import InputFileError, InvalidEventError
 
 ERRORS_REPORTED_MAX: Final = 1000
 """Errors listed in the summary; ``rejected`` always counts them all."""
@@ -41,6 +41,16 @@ def ingest(
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first rejected line.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=16,
+            help="Processes that apply the events of different orders at once (PostgreSQL, "
+            "MariaDB); the outcomes are those of one process. Not with --strict.",
+        ),
+    ] = 1,
 ) -> None:
     """Apply the events of a JSON Lines file (or stdin), one event per line.
 
@@ -48,10 +58,16 @@ def ingest(
     Exit code 0 only if nothing was rejected, 2 otherwise.
 
     Example:  cps-ledger --json ingest events.jsonl
+    Bulk load on a server database:  cps-ledger ingest --workers 2 festival.jsonl
     """
     from cps_ledger.services.ingest import Status
 
     g = globals_of(ctx)
+    if strict and workers > 1:
+        raise InvalidEventError(
+            "--workers: --strict applies lines one after the other; use one worker",
+            field="workers",
+        )
     counts = {"read": 0, "applied": 0, "replayed": 0, "rejected": 0}
     errors: list[dict[str, Any]] = []
     with ExitStack() as stack:
@@ -61,7 +77,7 @@ def ingest(
         lines: Iterator[bytes] = iter(stream)
         if sys.stderr.isatty():
             lines = _with_progress(lines, size, stack)
-        for outcome in ledger.ingest_lines(lines, stop_at_first_rejection=strict):
+        for outcome in ledger.ingest_lines(lines, stop_at_first_rejection=strict, workers=workers):
             counts["read"] += 1
             counts[outcome.status.value] += 1
             if outcome.status is Status.REJECTED and len(errors) < ERRORS_REPORTED_MAX:

@@ -23,6 +23,17 @@ class CpsLedgerError(Exception):
         for name, value in values.items():
             setattr(self, name, value)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which Exception's pickling cannot pass;
+        # errors cross process boundaries (parallel ingest), so they rebuild from their parts.
+        return (_rebuild, (type(self), self.message, self.values))
+
+
+def _rebuild(cls: type[CpsLedgerError], message: str, values: dict[str, Any]) -> CpsLedgerError:
+    error = cls.__new__(cls)
+    CpsLedgerError.__init__(error, message, **values)
+    return error
+
 
 class BadInputError(CpsLedgerError):
     """A command was refused because of what it asked for; nothing was written."""
@@ -463,6 +474,16 @@ class ContentionError(OperationalError):
         super().__init__(
             f"gave up after {attempts} attempts: {reason}", attempts=attempts, reason=reason
         )
+
+
+class WorkerFailedError(OperationalError):
+    """A worker process of parallel ingest failed; what it had not committed is not applied."""
+
+    worker: int
+    reason: str
+
+    def __init__(self, *, worker: int, reason: str) -> None:
+        super().__init__(f"ingest worker {worker} failed: {reason}", worker=worker, reason=reason)
 
 
 class SchemaNotReadyError(OperationalError):

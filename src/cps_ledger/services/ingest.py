@@ -28,10 +28,16 @@ from cps_ledger.domain.events import (
     Refund,
     ShareLinkCreated,
     idempotency_key,
+    parse_event_line,
     payload_digest,
     payload_of,
 )
-from cps_ledger.errors import BadInputError, IdempotencyConflictError, UnknownBookError
+from cps_ledger.errors import (
+    BadInputError,
+    IdempotencyConflictError,
+    InvalidEventError,
+    UnknownBookError,
+)
 from cps_ledger.limits import EVENTS_PER_TRANSACTION
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
@@ -143,6 +149,30 @@ def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> 
     state.write()
     journal.append(state.entries, keys)
     return outcomes
+
+
+def parse_line(number: int, line: str | bytes) -> Submitted | Outcome | None:
+    """One JSON line: the event to apply, a rejection (not UTF-8, not an event), or None
+    for a blank line, which is skipped but keeps its number."""
+    try:
+        text = line.decode("utf-8") if isinstance(line, bytes) else line
+    except UnicodeDecodeError as exc:
+        error = InvalidEventError(f"line is not UTF-8: {exc.reason} at byte {exc.start}")
+        return Outcome(number, None, Status.REJECTED, error)
+    if not text.strip():
+        return None
+    try:
+        event, raw = parse_event_line(text)
+    except BadInputError as exc:
+        return Outcome(number, None, Status.REJECTED, exc)
+    return Submitted(number, event, raw)
+
+
+def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Submitted | Outcome]:
+    """Numbered JSON lines as what :func:`ingest` takes, blank lines left out."""
+    for number, line in lines:
+        if (item := parse_line(number, line)) is not None:
+            yield item
 
 
 def _result_json(entry_id: UUID | None) -> str:
