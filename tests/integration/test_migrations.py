@@ -84,6 +84,11 @@ def test_settlement_markers_move_from_lines_to_orders_and_back(
 
         upgrade(engine)
         assert _markers(engine, "orders") == expected
+        with engine.connect() as conn:
+            totals = conn.execute(
+                text("SELECT promoter_minor, upline_minor, line_count FROM orders")
+            ).all()
+        assert [tuple(t) for t in totals] == [(16, 2, 2)] * 3
         command.downgrade(alembic_config(engine), "0001")
         assert _markers(engine, "order_lines") == [row for row in expected for _ in ("1", "2")]
         upgrade(engine)

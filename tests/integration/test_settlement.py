@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, select
 
 from cps_ledger.adapters.tables import JournalEntryRow, table
 from cps_ledger.domain.commands import CompletePayout, RequestPayout
-from cps_ledger.errors import InsufficientAvailableError, SettlementOrderError
+from cps_ledger.errors import InsufficientAvailableError, InvalidAmountError, SettlementOrderError
 from cps_ledger.services.audit import audit
 from cps_ledger.services.balances import PromoterBalances, promoter_balances
 from cps_ledger.services.ingest import Status
@@ -241,3 +241,57 @@ def test_progress_reports_the_promoters_done_after_each_batch(engine: Engine, bo
     result = settle(engine, book, "2026-10", now=NOW, promoters_per_batch=2, progress=seen.append)
     assert seen == [2, 4, 6, 7]
     assert result.promoters == 2
+
+
+def _web_of_uplines(book: str) -> list[dict[str, Any]]:
+    """Twelve promoters, each under the one before (so an order's promoter and upline sit on
+    different pages of two), with three completed orders each."""
+    events: list[dict[str, Any]] = []
+    for p in range(12):
+        upline = {"upline": f"q{p - 1}"} if p else {}
+        events.append(
+            {
+                "type": "promoter_registered",
+                "book": book,
+                "promoter": f"q{p}",
+                "at": at(0),
+                **upline,
+            }
+        )
+        events.append(
+            {
+                "type": "share_link_created",
+                "book": book,
+                "link": f"{book}-{p}",
+                "promoter": f"q{p}",
+                "at": at(1),
+            }
+        )
+    for p in range(12):
+        for n in range(3):
+            oid = f"w{p}-{n}"
+            events += [
+                order(book, oid, 1000 + 37 * p + n, link=f"{book}-{p}"),
+                completed(book, oid, at(60)),
+            ]
+    return events
+
+
+def test_pages_settled_side_by_side_settle_what_one_after_the_other_does(
+    engine: Engine, book_code: str
+) -> None:
+    figures = []
+    for workers, code in ((1, book_code + "s"), (4, book_code + "p")):
+        make_book(engine, code)
+        ingest_ok(engine, *_web_of_uplines(code))
+        result = settle(engine, code, "2026-10", now=NOW, promoters_per_batch=2, workers=workers)
+        per_promoter = {f"q{p}": balances(engine, code, f"q{p}").available for p in range(12)}
+        figures.append((result.promoters, result.amount_minor, per_promoter))
+        assert audit(engine, code).ok
+    assert figures[0] == figures[1]
+    assert all(amount > 0 for amount in figures[0][2].values())
+
+
+def test_settle_refuses_a_worker_count_out_of_range(engine: Engine, book: str) -> None:
+    with pytest.raises(InvalidAmountError, match="workers"):
+        settle(engine, book, "2026-10", now=NOW, workers=0)

@@ -252,11 +252,21 @@ def insert_orders(conn: Connection, book: str, orders: Sequence[Order]) -> None:
                 _utc(o.cancelled_at),
                 o.promoter_settled,
                 o.upline_settled,
+                *_totals(o),
             )
             for o in orders
         ],
     )
     insert_rows(conn, LINES, [_line_row(book, o, ln) for o in orders for ln in o.lines])
+
+
+def _totals(o: Order) -> tuple[int, int, int]:
+    """What the order row sums of its lines: promoter and upline shares, number of lines."""
+    promoter = upline = 0
+    for ln in o.lines:
+        promoter += ln.shares.promoter_minor
+        upline += ln.shares.upline_minor
+    return promoter, upline, len(o.lines)
 
 
 def update_orders(
@@ -270,11 +280,18 @@ def update_orders(
         conn,
         ORDERS,
         [
-            (book, o.order, o.state.value, _utc(o.completed_at), _utc(o.cancelled_at))
+            (
+                book,
+                o.order,
+                o.state.value,
+                _utc(o.completed_at),
+                _utc(o.cancelled_at),
+                *_totals(o)[:2],
+            )
             for o in orders
         ],
         key=("book", "order_id"),
-        columns=("state", "completed_at", "cancelled_at"),
+        columns=("state", "completed_at", "cancelled_at", "promoter_minor", "upline_minor"),
     )
     update_rows(
         conn,

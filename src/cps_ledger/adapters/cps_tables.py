@@ -46,6 +46,8 @@ class OrderRow(Base):
     party's shares of the order's lines to ``available``. They live on the order, not on
     each line: the lines of an order share promoter, upline and completion, so they are
     always settled together, and settlement marks half as many rows (docs/performance.md).
+    ``promoter_minor``, ``upline_minor`` and ``line_count`` sum the lines (their current
+    targets), so settlement reads no line at all; ``audit`` checks they match.
     """
 
     __tablename__ = "orders"
@@ -67,6 +69,9 @@ class OrderRow(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     promoter_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
     upline_settled: Mapped[str | None] = mapped_column(text_column(7), nullable=True)
+    promoter_minor: Mapped[int] = mapped_column(BigInteger)
+    upline_minor: Mapped[int] = mapped_column(BigInteger)
+    line_count: Mapped[int] = mapped_column(Integer)
 
 
 class OrderLineRow(Base):

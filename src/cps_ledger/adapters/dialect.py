@@ -20,8 +20,10 @@ from sqlalchemy import (
     Insert,
     String,
     Table,
+    Text,
     TextClause,
     bindparam,
+    cast,
     func,
     select,
     text,
@@ -55,9 +57,25 @@ def id_filters(conn: Connection, column: Any, ids: Iterable[str]) -> list[Column
         wanted = sorted(set(ids))
         if not wanted:
             return []
-        array = bindparam(None, wanted, type_=postgresql.ARRAY(String))
+        # The array goes as one text literal: the driver would adapt a list element by
+        # element in Python, a second and a half of a 100,000-promoter settlement.
+        array = cast(bindparam(None, _array_literal(wanted), type_=Text), postgresql.ARRAY(String))
         return [column.in_(select(func.unnest(array)))]
     return [column.in_(chunk) for chunk in id_chunks(ids)]
+
+
+def plan_each_statement(conn: Connection) -> None:
+    """PostgreSQL: plan every statement of this transaction for its own values.
+
+    Batch statements take arrays of ids. A prepared statement's generic plan cannot see how
+    many ids there are, and with statistics that lag behind a table growing under a long
+    run (a settlement fills ``settlements`` from empty; autovacuum analyses a minute later
+    at best) it picked nested loops over every row for every id: 7.8 s for one page of a
+    100,000-promoter settlement. Planned with the values, the same query takes 20 ms at
+    worst. Planning costs well under a millisecond per statement, a few per batch.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 ROWS_PER_STATEMENT: Final = {"postgresql": 2000, "mysql": 2000, "mariadb": 2000, "sqlite": 400}

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, case, func, or_, select, update
+from sqlalchemy import Connection, case, func, select, update
 
 from cps_ledger.adapters.bulk import insert_rows, stored_utc, stored_uuid
 from cps_ledger.adapters.cps_tables import (
@@ -22,7 +22,7 @@ from cps_ledger.adapters.cps_tables import (
     SettlementRow,
     SettlementRunRow,
 )
-from cps_ledger.adapters.dialect import id_filters, insert_missing
+from cps_ledger.adapters.dialect import insert_missing
 from cps_ledger.adapters.tables import table
 
 ORDERS = table(OrderRow)
@@ -96,93 +96,6 @@ def promoter_page(conn: Connection, book: str, after: str | None, limit: int) ->
     return list(conn.execute(query.order_by(PROMOTERS.c.promoter).limit(limit)).scalars())
 
 
-def _among(conn: Connection, column: Any, ids: Sequence[str]) -> Any:
-    """``column`` among ``ids`` (a page of promoters) as one condition."""
-    filters = id_filters(conn, column, ids)
-    return filters[0] if len(filters) == 1 else or_(*filters)
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A completed order with a share of the page's promoters still unsettled."""
-
-    order_id: str
-    promoter: str
-    upline: str | None
-    promoter_settled: str | None
-    upline_settled: str | None
-
-
-def lock_candidates(
-    conn: Connection, book: str, promoters: Sequence[str], end: datetime
-) -> list[Candidate]:
-    """Completed orders (before ``end``) with an unsettled share of ``promoters``, locked
-    FOR UPDATE in id order, as refund ingest locks them: the two never deadlock."""
-    if not promoters:
-        return []
-    rows = conn.execute(
-        select(
-            ORDERS.c.order_id,
-            ORDERS.c.promoter,
-            ORDERS.c.upline,
-            ORDERS.c.promoter_settled,
-            ORDERS.c.upline_settled,
-        )
-        .where(
-            ORDERS.c.book == book,
-            ORDERS.c.state == COMPLETED,
-            ORDERS.c.completed_at < end,
-            or_(
-                and_(
-                    _among(conn, ORDERS.c.promoter, promoters),
-                    ORDERS.c.promoter_settled.is_(None),
-                ),
-                and_(_among(conn, ORDERS.c.upline, promoters), ORDERS.c.upline_settled.is_(None)),
-            ),
-        )
-        .order_by(ORDERS.c.order_id)
-        .with_for_update()
-    )
-    return [Candidate(*r) for r in rows]
-
-
-@dataclass(frozen=True, slots=True)
-class SettledShares:
-    """What one party gets from the orders settled for it in this run."""
-
-    promoter: str
-    amount_minor: int
-    lines: int
-
-
-def settle_shares(
-    conn: Connection, book: str, period: str, *, upline: bool, order_ids: Sequence[str]
-) -> list[SettledShares]:
-    """Mark ``period`` as the settlement of one party's shares of ``order_ids`` (locked by
-    this transaction) and sum those shares per party, over every line of the orders."""
-    if not order_ids:
-        return []
-    marker = ORDERS.c.upline_settled if upline else ORDERS.c.promoter_settled
-    party = LINES.c.upline if upline else LINES.c.promoter
-    share = LINES.c.upline_minor if upline else LINES.c.promoter_minor
-    sums: dict[str, list[int]] = {}
-    for among in id_filters(conn, ORDERS.c.order_id, order_ids):
-        conn.execute(
-            update(ORDERS).where(ORDERS.c.book == book, among).values({marker.name: period})
-        )
-    for of_orders in id_filters(conn, LINES.c.order_id, order_ids):
-        rows = conn.execute(
-            select(party, func.sum(share), func.count())
-            .where(LINES.c.book == book, of_orders)
-            .group_by(party)
-        )
-        for who, amount, count in rows:
-            total = sums.setdefault(str(who), [0, 0])
-            total[0] += int(amount)
-            total[1] += int(count)
-    return [SettledShares(who, amount, count) for who, (amount, count) in sorted(sums.items())]
-
-
 def insert_settlements(
     conn: Connection, book: str, period: str, now: datetime, rows: Sequence[SettlementRecord]
 ) -> None:
@@ -204,24 +117,6 @@ def insert_settlements(
             for r in rows
         ],
     )
-
-
-def settled_promoters(
-    conn: Connection, book: str, period: str, promoters: Sequence[str]
-) -> set[str]:
-    """Those of ``promoters`` that already have a settlement in ``period``."""
-    found: set[str] = set()
-    for among in id_filters(conn, SETTLEMENTS.c.promoter, promoters):
-        found.update(
-            conn.execute(
-                select(SETTLEMENTS.c.promoter).where(
-                    SETTLEMENTS.c.book == book,
-                    SETTLEMENTS.c.period == period,
-                    among,
-                )
-            ).scalars()
-        )
-    return found
 
 
 def complete_run(conn: Connection, book: str, period: str, now: datetime) -> RunState:

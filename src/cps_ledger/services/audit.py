@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, func, select, text
 
-from cps_ledger.adapters.cps_tables import OrderLineRow
+from cps_ledger.adapters.cps_tables import OrderLineRow, OrderRow
 from cps_ledger.adapters.tables import (
     AccountBalanceRow,
     AccountRow,
@@ -28,6 +28,7 @@ KEYS = table(IdempotencyKeyRow)
 ACCOUNTS = table(AccountRow)
 BALANCES = table(AccountBalanceRow)
 LINES = table(OrderLineRow)
+ORDERS = table(OrderRow)
 EXAMPLES_MAX = 5
 
 
@@ -181,6 +182,34 @@ def _line_shares(conn: Connection, book: str) -> AuditCheck:
     )
 
 
+def _order_totals(conn: Connection, book: str) -> AuditCheck:
+    sums = (
+        select(
+            LINES.c.order_id,
+            func.sum(LINES.c.promoter_minor).label("promoter_minor"),
+            func.sum(LINES.c.upline_minor).label("upline_minor"),
+            func.count().label("line_count"),
+        )
+        .where(LINES.c.book == book)
+        .group_by(LINES.c.order_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(ORDERS.c.order_id)
+        .select_from(ORDERS.outerjoin(sums, sums.c.order_id == ORDERS.c.order_id))
+        .where(
+            ORDERS.c.book == book,
+            (sums.c.order_id.is_(None))
+            | (ORDERS.c.promoter_minor != sums.c.promoter_minor)
+            | (ORDERS.c.upline_minor != sums.c.upline_minor)
+            | (ORDERS.c.line_count != sums.c.line_count),
+        )
+    ).all()
+    return _check(
+        "order_totals_equal_lines", [order for (order,) in rows], "orders whose totals differ"
+    )
+
+
 CHECKS: tuple[Callable[[Connection, str], AuditCheck], ...] = (
     _unbalanced_entries,
     _short_entries,
@@ -189,6 +218,7 @@ CHECKS: tuple[Callable[[Connection, str], AuditCheck], ...] = (
     _counters,
     _trial_balance_zero,
     _line_shares,
+    _order_totals,
 )
 
 

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine
 
+from cps_ledger.adapters.dialect import plan_each_statement
 from cps_ledger.adapters.journal import Journal, KeyRecord
 from cps_ledger.domain.events import (
     Event,
@@ -101,6 +102,7 @@ def _apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outco
 
 def _apply(uow: UnitOfWork, batch: Sequence[Submitted]) -> list[Outcome]:
     """Apply ``batch`` book by book; the outcomes come back in ``batch`` order."""
+    plan_each_statement(uow.conn)
     by_book: dict[str, list[int]] = {}
     for index, item in enumerate(batch):
         by_book.setdefault(item.event.book, []).append(index)

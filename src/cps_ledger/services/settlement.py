@@ -9,8 +9,9 @@ point is simply run again and settles every promoter exactly once.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -18,8 +19,10 @@ from typing import Final
 from sqlalchemy import Connection, Engine
 
 from cps_ledger.adapters import settlement_repo as repo
+from cps_ledger.adapters.dialect import plan_each_statement
 from cps_ledger.adapters.journal import Journal, KeyRecord
-from cps_ledger.adapters.settlement_repo import Candidate, SettlementRecord
+from cps_ledger.adapters.settle_page import settle_page
+from cps_ledger.adapters.settlement_repo import SettlementRecord
 from cps_ledger.domain.accounts import promoter_account
 from cps_ledger.domain.books import Book
 from cps_ledger.domain.canonical import sha256_of
@@ -30,6 +33,9 @@ from cps_ledger.services.books import load_book
 from cps_ledger.services.uow import UnitOfWork, transact
 
 PROMOTERS_PER_BATCH: Final = 1000
+PAGES_AT_ONCE: Final = 2
+"""Pages settled at once on a server database: one waits on the server while one computes."""
+WORKERS_MAX: Final = 16
 SETTLEMENT_KIND: Final = "settlement"
 
 
@@ -57,17 +63,29 @@ def settle(
     now: datetime | None = None,
     promoters_per_batch: int = PROMOTERS_PER_BATCH,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> SettlementResult:
     """Settle ``book`` for ``period`` (``YYYY-MM``), or resume a run that was interrupted.
 
     ``progress`` is called after each batch with the number of promoters done so far.
     A completed period returns its stored figures with ``replayed=True`` and writes nothing.
+
+    Pages of promoters are independent transactions, so ``workers`` of them run at once
+    (default: :data:`PAGES_AT_ONCE` on PostgreSQL and MariaDB, 1 on SQLite, which has one
+    writer). They lock orders in id order like every other writer, so they may wait for
+    each other on an order shared by a promoter and its upline, never deadlock.
     """
     text = str(Period.parse(period))
     at = datetime.now(UTC) if now is None else require_aware(now, field="now")
     if isinstance(promoters_per_batch, bool) or promoters_per_batch < 1:
         raise InvalidAmountError(
             field="promoters_per_batch", value=promoters_per_batch, reason="must be >= 1"
+        )
+    if workers is None:
+        workers = 1 if engine.dialect.name == "sqlite" else PAGES_AT_ONCE
+    if isinstance(workers, bool) or not 1 <= workers <= WORKERS_MAX:
+        raise InvalidAmountError(
+            field="workers", value=workers, reason=f"must be between 1 and {WORKERS_MAX}"
         )
 
     def begin(uow: UnitOfWork) -> SettlementResult | Book:
@@ -78,24 +96,29 @@ def settle(
     if isinstance(started, SettlementResult):
         return started
     end = Period.parse(text).end(started.timezone)
-    after: str | None = None
-    done = 0
-    while True:
 
-        def batch(uow: UnitOfWork, after: str | None = after) -> list[str]:
-            page = repo.promoter_page(uow.conn, book, after, promoters_per_batch)
+    def one_page(page: list[str]) -> int:
+        def work(uow: UnitOfWork) -> int:
+            plan_each_statement(uow.conn)
             _settle_batch(uow.conn, started, text, end=end, now=at, page=page)
             uow.commit()
-            return page
+            return len(page)
 
-        page = transact(engine, batch)
-        if page:
-            done += len(page)
-            after = page[-1]
+        return transact(engine, work)
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cps-settle") as pool:
+        running: deque[Future[int]] = deque()
+        for page in _pages(engine, book, promoters_per_batch):
+            running.append(pool.submit(one_page, page))
+            while len(running) >= workers or (running and running[0].done()):
+                done += running.popleft().result()
+                if progress is not None:
+                    progress(done)
+        while running:
+            done += running.popleft().result()
             if progress is not None:
                 progress(done)
-        if len(page) < promoters_per_batch:
-            break
 
     def finish(uow: UnitOfWork) -> repo.RunState:
         state = repo.complete_run(uow.conn, book, text, at)
@@ -104,6 +127,22 @@ def settle(
 
     state = transact(engine, finish)
     return SettlementResult(book, text, state.promoters, state.amount_minor, replayed=False)
+
+
+def _pages(engine: Engine, book: str, size: int) -> Iterator[list[str]]:
+    """The book's promoters in id order, a page at a time, each read in its own transaction."""
+    after: str | None = None
+    while True:
+
+        def read(uow: UnitOfWork, after: str | None = after) -> list[str]:
+            return repo.promoter_page(uow.conn, book, after, size)
+
+        page = transact(engine, read, read_only=True)
+        if page:
+            yield page
+            after = page[-1]
+        if len(page) < size:
+            return
 
 
 def _begin(uow: UnitOfWork, book: Book, period: str, now: datetime) -> SettlementResult | Book:
@@ -145,24 +184,16 @@ def _settle_batch(
     keys = {p: settlement_key(book.code, period, p) for p in page}
     stored = journal.stored_keys(keys.values())
     # A promoter settled in this period already (a concurrent run, or a resumed one) is not
-    # settled twice: its lines completed since then land in the next period.
-    done = repo.settled_promoters(conn, book.code, period, page) | {
-        p for p, key in keys.items() if key in stored
-    }
-    wanted = sorted(set(page) - done)
+    # settled twice: its lines completed since then land in the next period. Its key and
+    # its settlements row are stored in one transaction, so the key alone tells.
+    wanted = sorted(p for p, key in keys.items() if key not in stored)
     # Lock first, read second: a refund holding one of these orders finishes before we read
     # its shares, and one arriving later sees the order settled and takes from available.
-    candidates = repo.lock_candidates(conn, book.code, wanted, end)
-    if not candidates:
-        return
-    chosen = set(wanted)
     amounts: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
-    for upline in (False, True):
-        orders = [c.order_id for c in candidates if _due(c, chosen, upline=upline)]
-        for shares in repo.settle_shares(conn, book.code, period, upline=upline, order_ids=orders):
-            amounts[shares.promoter] += shares.amount_minor
-            counts[shares.promoter] += shares.lines
+    for share in settle_page(conn, book.code, period, wanted, end):
+        amounts[share.promoter] += share.amount_minor
+        counts[share.promoter] += share.lines
     entries: list[Entry] = []
     records: list[KeyRecord] = []
     settlements: list[SettlementRecord] = []
@@ -178,13 +209,6 @@ def _settle_batch(
         settlements.append(SettlementRecord(promoter, amount, counts[promoter], entry_id))
     journal.append(entries, records)
     repo.insert_settlements(conn, book.code, period, now, settlements)
-
-
-def _due(candidate: Candidate, chosen: set[str], *, upline: bool) -> bool:
-    """Whether this run settles the upline's (or the promoter's) shares of the order."""
-    if upline:
-        return candidate.upline_settled is None and candidate.upline in chosen
-    return candidate.promoter_settled is None and candidate.promoter in chosen
 
 
 def _entry(book: Book, period: str, promoter: str, amount: int, end: datetime) -> Entry:
