@@ -59,7 +59,7 @@ def id_filters(conn: Connection, column: Any, ids: Iterable[str]) -> list[Column
             return []
         # The array goes as one text literal: the driver would adapt a list element by
         # element in Python, a second and a half of a 100,000-promoter settlement.
-        array = cast(bindparam(None, _array_literal(wanted), type_=Text), postgresql.ARRAY(String))
+        array = cast(bindparam(None, array_literal(wanted), type_=Text), postgresql.ARRAY(String))
         return [column.in_(select(func.unnest(array)))]
     return [column.in_(chunk) for chunk in id_chunks(ids)]
 
@@ -158,11 +158,11 @@ def _unnest(
     columns = [c.name for c in table.columns]
     conn.execute(
         statement,
-        {f"c{i}": _array_literal([r[name] for r in ordered]) for i, name in enumerate(columns)},
+        {f"c{i}": array_literal([r[name] for r in ordered]) for i, name in enumerate(columns)},
     )
 
 
-def _array_literal(values: Sequence[Any]) -> str | list[Any]:
+def array_literal(values: Sequence[Any]) -> str | list[Any]:
     """A PostgreSQL array literal (``{"a",NULL}``, ``{1,2}``) of strings, integers, NULLs.
 
     Written here in one join: the driver's list adaptation walks every element in Python
@@ -209,7 +209,7 @@ def update_rows(
         conn.execute(
             statement,
             {
-                f"c{i}": _array_literal([r[i] for r in ordered])
+                f"c{i}": array_literal([r[i] for r in ordered])
                 for i in range(len(key) + len(columns))
             },
         )

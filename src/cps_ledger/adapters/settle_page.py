@@ -4,7 +4,7 @@ A page is up to a thousand promoters. Its orders are the completed ones (before 
 end) with a share of one of them not yet settled: as promoter, or as upline. They are locked
 FOR UPDATE in id order, as refund ingest locks orders, so the two never deadlock, and each
 due side is marked with the period. What comes back is every due share with its amount
-and number of lines, from the order's totals: no line is read.
+and number of lines, summed per party from the orders' totals: no line is read.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ _READ: Final = tuple(
 
 
 @dataclass(frozen=True, slots=True)
-class SettledShare:
-    """One party's shares of one order, settled by this page: who, how much, how many lines."""
+class SettledShares:
+    """What one party gets from the orders this page settled for it, and how many lines."""
 
     promoter: str
     amount_minor: int
@@ -71,20 +71,29 @@ def _candidates(conn: Connection, book: str, promoters: Sequence[str], end: date
 
 def settle_page(
     conn: Connection, book: str, period: str, promoters: Sequence[str], end: datetime
-) -> list[SettledShare]:
-    """Lock, mark and return the shares of ``promoters`` that ``period`` settles."""
+) -> list[SettledShares]:
+    """Lock and mark the orders whose shares ``period`` settles for ``promoters``; return
+    each party's total, in party order."""
     if not promoters:
         return []
     chosen = set(promoters)
-    shares: list[SettledShare] = []
+    totals: dict[str, list[int]] = {}
     marks: dict[str, list[str]] = {"promoter_settled": [], "upline_settled": []}
-    for r in _locked(conn, book, promoters, end):
-        if r.promoter_settled is None and r.promoter in chosen:
-            shares.append(SettledShare(r.promoter, r.promoter_minor, r.line_count))
-            marks["promoter_settled"].append(r.order_id)
-        if r.upline_settled is None and r.upline in chosen:
-            shares.append(SettledShare(r.upline, r.upline_minor, r.line_count))
-            marks["upline_settled"].append(r.order_id)
+    # Half a million orders pass here in a large run: rows are unpacked by position and
+    # summed at once, with no object per order.
+    for order_id, promoter, upline, p_settled, u_settled, p_minor, u_minor, lines in _locked(
+        conn, book, promoters, end
+    ):
+        if p_settled is None and promoter in chosen:
+            total = totals.setdefault(promoter, [0, 0])
+            total[0] += p_minor
+            total[1] += lines
+            marks["promoter_settled"].append(order_id)
+        if u_settled is None and upline in chosen:
+            total = totals.setdefault(upline, [0, 0])
+            total[0] += u_minor
+            total[1] += lines
+            marks["upline_settled"].append(order_id)
     # Marked by id: an UPDATE that found its rows itself would lock them in index order,
     # and joined to the locking read it was planned as a hash join over the whole book.
     for marker, order_ids in marks.items():
@@ -92,18 +101,20 @@ def settle_page(
             conn.execute(
                 update(ORDERS).where(ORDERS.c.book == book, among).values({marker: period})
             )
-    return shares
+    return [SettledShares(p, amount, lines) for p, (amount, lines) in sorted(totals.items())]
 
 
 def _locked(conn: Connection, book: str, promoters: Sequence[str], end: datetime) -> list[Any]:
     """The candidate orders, locked FOR UPDATE in id order and read as locked.
 
-    The ids are read first and then locked by id. Found and locked in one statement, a
-    row that another page updated while this one waited for it could drop out of the
-    result (the recheck after the wait re-runs the candidate search on the new version),
-    and its shares would wait for the next period; by id, a locked row is always returned,
-    as it is now. On MariaDB it also keeps the subquery's reads from taking locks in index
-    order.
+    Their ids are read first (each side by index scans), then locked by id. Two ways of
+    doing both in one statement were worse: joined to a union of the candidate ids, the
+    recheck after waiting for a concurrent page dropped rows that page had updated (their
+    shares waited a period); as one condition OR-ing both sides, the planner took a bitmap
+    OR of the indexes, and bitmap scans never mark the index entries of versions earlier
+    pages replaced as dead, so every page searched slower than the one before (37 s of
+    searching in a 100,000-promoter run instead of 8). On MariaDB reading first also keeps
+    a locking read from taking locks in index order.
     """
     found = {
         order

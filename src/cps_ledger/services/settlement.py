@@ -9,7 +9,7 @@ point is simply run again and settles every promoter exactly once.
 from __future__ import annotations
 
 import json
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -189,11 +189,9 @@ def _settle_batch(
     wanted = sorted(p for p, key in keys.items() if key not in stored)
     # Lock first, read second: a refund holding one of these orders finishes before we read
     # its shares, and one arriving later sees the order settled and takes from available.
-    amounts: dict[str, int] = defaultdict(int)
-    counts: dict[str, int] = defaultdict(int)
-    for share in settle_page(conn, book.code, period, wanted, end):
-        amounts[share.promoter] += share.amount_minor
-        counts[share.promoter] += share.lines
+    settled = settle_page(conn, book.code, period, wanted, end)
+    amounts = {s.promoter: s.amount_minor for s in settled}
+    counts = {s.promoter: s.lines for s in settled}
     entries: list[Entry] = []
     records: list[KeyRecord] = []
     settlements: list[SettlementRecord] = []
