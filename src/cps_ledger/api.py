@@ -211,14 +211,16 @@ class CpsLedger:
         *,
         now: datetime | None = None,
         progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> SettlementResult:
         """Settle ``book``'s confirmed commission up to the end of ``period`` (YYYY-MM).
 
-        ``progress`` is called after each batch with the number of promoters done so far.
+        ``progress`` is called after each batch with the number of promoters done so far;
+        ``workers`` pages of promoters are settled at once (default: 2 on a server database).
         """
         from cps_ledger.services.settlement import settle
 
-        return settle(self.engine, book, period, now=now, progress=progress)
+        return settle(self.engine, book, period, now=now, progress=progress, workers=workers)
 
     def request_payout(self, command: RequestPayout) -> PayoutResult:
         """Move part of a promoter's available balance to payout_pending."""

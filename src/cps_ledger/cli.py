@@ -28,6 +28,7 @@ from cps_ledger.cli_output import (
     fail,
     globals_of,
     remember_secret_of,
+    tune_for_bulk_work,
     url_in_use,
 )
 from cps_ledger.errors import CpsLedgerError
@@ -99,6 +100,8 @@ def demo(
     Example:  cps-ledger demo --path /tmp/demo.sqlite3 --seed 42
     """
     from cps_ledger.demo import run_demo
+
+    tune_for_bulk_work()
 
     run_demo(path, seed=seed, json_output=globals_of(ctx).json)
 

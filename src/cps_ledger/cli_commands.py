@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cps_ledger.cli_output import emit, globals_of, key_value_table, open_ledger, pick
+from cps_ledger.cli_output import (
+    emit,
+    globals_of,
+    key_value_table,
+    open_ledger,
+    pick,
+    tune_for_bulk_work,
+)
 
 if TYPE_CHECKING:
     from cps_ledger.api import CpsLedger
@@ -66,7 +73,22 @@ def book_apply(
     emit(g, document, lambda: key_value_table("book apply", document))
 
 
-def settle(ctx: typer.Context, book: BookOpt, period: PeriodOpt) -> None:
+def settle(
+    ctx: typer.Context,
+    book: BookOpt,
+    period: PeriodOpt,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=16,
+            show_default=False,
+            help="Pages of promoters settled at once (default: 2 on PostgreSQL and MariaDB, "
+            "1 on SQLite).",
+        ),
+    ] = None,
+) -> None:
     """Move confirmed commission of lines completed by the period's end to available.
 
     Periods are settled in order; a re-run returns the original figures, "replayed": true.
@@ -74,8 +96,9 @@ def settle(ctx: typer.Context, book: BookOpt, period: PeriodOpt) -> None:
     Example:  cps-ledger settle --book fenxiang --period 2026-11
     """
     g = globals_of(ctx)
+    tune_for_bulk_work()
     with open_ledger(ctx) as ledger, _settle_progress() as progress:
-        result = ledger.settle(book, period, progress=progress)
+        result = ledger.settle(book, period, progress=progress, workers=workers)
     document = pick(result, ("book", "period", "promoters", "amount_minor", "replayed"))
     emit(g, document, lambda: key_value_table("settlement", document))
 

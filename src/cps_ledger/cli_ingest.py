@@ -26,6 +26,7 @@ from cps_ledger.cli_output import (
     key_value_table,
     open_ledger,
     rows_table,
+    tune_for_bulk_work,
 )
 from cps_ledger.errors import InputFileError, InvalidEventError
 
@@ -72,6 +73,7 @@ def ingest(
     errors: list[dict[str, Any]] = []
     with ExitStack() as stack:
         stream, size = _open(source, stack)
+        tune_for_bulk_work()
         ledger = open_ledger(ctx)
         stack.callback(ledger.close)
         lines: Iterator[bytes] = iter(stream)
