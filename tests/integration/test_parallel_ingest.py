@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,11 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from cps_ledger.api import CpsLedger
-from cps_ledger.errors import InvalidEventError
+from cps_ledger.errors import InvalidEventError, WorkerFailedError
 from cps_ledger.services.audit import audit
 from cps_ledger.services.ingest import Outcome
 from cps_ledger.services.ledger import trial_balance
 from cps_ledger.services.parallel import ingest_in_parallel
+from cps_ledger.testing.databases import sqlite_url
 from tests.support.books import at, make_book
 
 pytestmark = pytest.mark.slow
@@ -154,3 +156,10 @@ def test_a_replayed_file_is_all_replays_in_parallel(
 def test_strict_ingest_refuses_more_than_one_worker(engine: Engine, book_code: str) -> None:
     with pytest.raises(InvalidEventError, match="workers"):
         list(CpsLedger(engine).ingest_lines([], stop_at_first_rejection=True, workers=2))
+
+
+def test_a_failing_worker_stops_the_run_with_a_typed_error(tmp_path: Path) -> None:
+    empty = sqlite_url(str(tmp_path / "never-migrated.sqlite3"))  # no tables at all
+    line = json.dumps({"type": "order_completed", "book": "b", "order": "o1", "at": at(1)})
+    with pytest.raises(WorkerFailedError, match="worker"):
+        list(ingest_in_parallel(empty, [line] * 5, workers=2))

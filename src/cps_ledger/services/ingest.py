@@ -87,10 +87,11 @@ def ingest(
     """
     it = iter(items)
     while chunk := list(islice(it, batch_size)):
-        yield from _apply_chunk(engine, chunk)
+        yield from apply_chunk(engine, chunk)
 
 
-def _apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:
+def apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:
+    """Apply one batch in one transaction; already-decided outcomes pass through in place."""
     batch = [item for item in chunk if isinstance(item, Submitted)]
 
     def work(uow: UnitOfWork) -> list[Outcome]:

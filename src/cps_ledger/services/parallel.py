@@ -25,15 +25,18 @@ at most :data:`LINES_IN_FLIGHT_PER_WORKER` lines per worker, so memory stays fla
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
+import contextlib
+import os
 import queue
+import subprocess
+import sys
+import threading
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.context import SpawnProcess
-from typing import Any, Final
+from multiprocessing.connection import Connection
+from typing import Final
 
 import orjson
 from sqlalchemy.engine import URL
@@ -45,11 +48,11 @@ from cps_ledger.services.ingest import Outcome
 WORKERS_MAX: Final = 16
 LINES_IN_FLIGHT_PER_WORKER: Final = 4 * EVENTS_PER_TRANSACTION
 """Lines handed out and not yet answered, per worker, before the main process waits."""
-WORKER_POLL_S: Final = 1.0
-"""How often a waiting main process checks that its workers are still alive."""
+WORKER_EXIT_S: Final = 30.0
+"""How long a worker may take to finish its last batch once told to stop."""
 ORDER_EVENTS: Final = frozenset({"order_paid", "order_completed", "order_cancelled", "refund"})
 
-Reply = list[tuple[int, Outcome | None]] | BaseException
+Reply = list[tuple[int, Outcome | None]] | CpsLedgerError
 """What a worker sends back: the outcomes of a batch by line number, or what went wrong."""
 
 
@@ -67,61 +70,65 @@ def _route(line: str | bytes) -> tuple[str, str] | None:
     return f"{book}\x00{order}", f"{book}\x00{refund}" if refund else ""
 
 
-def _worker(url: str, tasks: Any, replies: Any, number: int) -> None:
-    """A worker process: apply each batch it is given, answer with its outcomes."""
-    from cps_ledger.adapters.engine import make_engine  # noqa: PLC0415  (in the child)
-    from cps_ledger.services.ingest import _apply_chunk, parse_line  # noqa: PLC0415
+@dataclass
+class _Worker:
+    """One worker process, the pipe its batches go down, and a thread reading its answers."""
 
-    # This process only ingests: its long-lived objects (modules, schema) need no cyclic
-    # collection, and the many short-lived ones of a batch need it rarely.
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-    engine = make_engine(url)
-    try:
-        while (batch := tasks.get()) is not None:
-            try:
-                parsed = [(n, parse_line(n, line)) for n, line in batch]
-                chunk = [item for _, item in parsed if item is not None]
-                done = iter(_apply_chunk(engine, chunk))
-                replies.put([(n, None if item is None else next(done)) for n, item in parsed])
-            except Exception as exc:  # the main process raises it in the caller
-                failure = (
-                    exc
-                    if isinstance(exc, CpsLedgerError)
-                    else WorkerFailedError(worker=number, reason=f"{type(exc).__name__}: {exc}")
-                )
-                replies.put(failure)
-                return
-    finally:
-        engine.dispose()
+    process: subprocess.Popen[bytes]
+    tasks: Connection
+    reader: threading.Thread
 
 
 @dataclass
 class _Pool:
-    """Worker processes, their task queues, and what is handed out and not yet answered."""
+    """Worker processes, what is handed out and not yet answered, and their answers."""
 
     url: str
     size: int
-    processes: list[SpawnProcess] = field(default_factory=list)
-    tasks: list[Any] = field(default_factory=list)
+    workers: list[_Worker] = field(default_factory=list)
     pending: list[list[tuple[int, str | bytes]]] = field(default_factory=list)
     in_flight: int = 0
+    replies: queue.Queue[tuple[int, Reply | None]] = field(default_factory=queue.Queue)
 
     def __post_init__(self) -> None:
-        spawn = multiprocessing.get_context("spawn")  # no forked driver state, any platform
-        self.replies: Any = spawn.Queue()
         for number in range(self.size):
-            tasks = spawn.Queue()
-            process = spawn.Process(
-                target=_worker,
-                args=(self.url, tasks, self.replies, number),
-                name=f"cps-ingest-{number}",
+            task_read, task_write = os.pipe()
+            reply_read, reply_write = os.pipe()
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cps_ledger.services.ingest_worker",
+                    str(number),
+                    str(task_read),
+                    str(reply_write),
+                ],
+                pass_fds=(task_read, reply_write),
+            )
+            os.close(task_read)
+            os.close(reply_write)
+            tasks = Connection(task_write, readable=False)
+            tasks.send(self.url)  # not on the command line, where ps would show a password
+            reader = threading.Thread(
+                target=self._read,
+                args=(number, Connection(reply_read, writable=False)),
+                name=f"cps-ingest-reader-{number}",
                 daemon=True,
             )
-            process.start()
-            self.processes.append(process)
-            self.tasks.append(tasks)
+            reader.start()
+            self.workers.append(_Worker(process, tasks, reader))
             self.pending.append([])
+
+    def _read(self, number: int, replies: Connection) -> None:
+        # A thread per worker: the parent never blocks writing a batch to a worker that is
+        # itself blocked writing answers nobody reads.
+        try:
+            while True:
+                self.replies.put((number, replies.recv()))
+        except (EOFError, OSError):
+            self.replies.put((number, None))  # the worker ended
+        finally:
+            replies.close()
 
     def add(self, worker: int, number: int, line: str | bytes, batch_size: int) -> None:
         self.pending[worker].append((number, line))
@@ -131,7 +138,7 @@ class _Pool:
 
     def send(self, worker: int) -> None:
         if self.pending[worker]:
-            self.tasks[worker].put(self.pending[worker])
+            self.workers[worker].tasks.send(self.pending[worker])
             self.pending[worker] = []
 
     def send_all(self) -> None:
@@ -140,35 +147,29 @@ class _Pool:
 
     def receive(self, *, block: bool) -> list[tuple[int, Outcome | None]] | None:
         """One batch's outcomes, or None if nothing came (``block=False``)."""
-        while True:
-            try:
-                answer: Reply = self.replies.get(block=block, timeout=WORKER_POLL_S)
-            except queue.Empty:
-                if not block:
-                    return None
-                self._check_alive()
-                continue
-            if isinstance(answer, BaseException):
-                raise answer
-            self.in_flight -= len(answer)
-            return answer
-
-    def _check_alive(self) -> None:
-        for process in self.processes:
-            if process.exitcode is not None:
-                raise WorkerFailedError(
-                    worker=self.processes.index(process),
-                    reason=f"the process ended with exit code {process.exitcode}",
-                )
+        try:
+            number, answer = self.replies.get(block=block)
+        except queue.Empty:
+            return None
+        if answer is None:
+            code = self.workers[number].process.wait()
+            raise WorkerFailedError(worker=number, reason=f"the process ended with code {code}")
+        if isinstance(answer, BaseException):
+            raise answer
+        self.in_flight -= len(answer)
+        return answer
 
     def close(self) -> None:
-        for tasks in self.tasks:
-            tasks.put(None)
-        for process in self.processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.terminate()
-        self.replies.close()
+        for worker in self.workers:
+            with contextlib.suppress(OSError):  # it ended already
+                worker.tasks.send(None)
+            worker.tasks.close()
+        for worker in self.workers:
+            try:
+                worker.process.wait(timeout=WORKER_EXIT_S)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+                worker.process.wait()
 
 
 def ingest_in_parallel(
