@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 from typing import Any
@@ -12,12 +13,14 @@ from bench.common import Context, new_book, rate, stopwatch
 from bench.data import at, paid_order, paid_orders, setup_events, submitted
 from bench.raw import reinsert
 from cps_ledger.adapters.engine import make_engine
+from cps_ledger.api import CpsLedger
 from cps_ledger.services.ingest import Status, ingest
 
 INGEST_BASE = 20_000
 CONCURRENT_BASE = 10_000
 LIFECYCLE_BASE = 10_000
 PROMOTERS = 5_000
+PARALLEL_WORKERS = 2
 INGEST_TABLES = ["journal_entries", "postings", "idempotency_keys", "orders", "order_lines"]
 
 
@@ -39,7 +42,8 @@ def prepared_book(ctx: Context, prefix: str, promoters: int) -> str:
 
 
 def ingest_orders(ctx: Context) -> None:
-    """Paid orders (1–3 lines, 20% with an upline) through ``ingest``, against raw inserts."""
+    """Paid orders (1–3 lines, 20% with an upline) through ``ingest``, against raw inserts;
+    on a server database also as JSON lines through two worker processes."""
     n = ctx.size(INGEST_BASE, 100)
     promoters = min(PROMOTERS, n)
     book = prepared_book(ctx, "ingest", promoters)
@@ -54,6 +58,29 @@ def ingest_orders(ctx: Context) -> None:
     ctx.add("ingest", "rows written", rate(raw_rows, seconds), "rows/s")
     ctx.add("ingest", "raw bulk insert", raw_orders_s, "orders/s")
     ctx.add("ingest", "ratio to raw", ours / raw_orders_s if raw_orders_s else 0.0, "x")
+    if ctx.engine.dialect.name == "sqlite":
+        return  # one writer: workers would only queue for the lock
+    book = prepared_book(ctx, "ingest2", promoters)
+    lines = [json.dumps(e) for e in paid_orders(book, n, promoters, seed=ctx.seed)]
+    workers_s = _lines(ctx, lines, workers=PARALLEL_WORKERS)
+    parallel = rate(n, workers_s)
+    ctx.add("ingest", f"throughput, {PARALLEL_WORKERS} workers", parallel, "orders/s")
+    ctx.add(
+        "ingest",
+        f"ratio to raw, {PARALLEL_WORKERS} workers",
+        parallel / raw_orders_s if raw_orders_s else 0.0,
+        "x",
+    )
+
+
+def _lines(ctx: Context, lines: list[str], *, workers: int, start: int = 1) -> float:
+    """Seconds to ingest JSON lines with ``workers`` processes (start-up included)."""
+    ledger = CpsLedger(ctx.engine)
+    with stopwatch() as elapsed:
+        for outcome in ledger.ingest_lines(lines, workers=workers):
+            if outcome.status is Status.REJECTED:
+                raise RuntimeError(f"line {outcome.position + start - 1}: {outcome.error}")
+    return elapsed()
 
 
 def _worker(  # noqa: PLR0917  (a multiprocessing target takes positional args)
@@ -152,20 +179,30 @@ def lifecycle_events(book: str, n: int, promoters: int, seed: int) -> list[list[
 
 
 def mixed_lifecycle(ctx: Context) -> None:
-    """Paid → 85% completed, 10% cancelled, 8% refunded (some after settlement): events/s."""
+    """Paid → 85% completed, 10% cancelled, 8% refunded (some after settlement): events/s,
+    in one process and, on a server database, as JSON lines through two workers."""
     n = ctx.size(LIFECYCLE_BASE, 100)
     promoters = min(PROMOTERS, n)
-    book = prepared_book(ctx, "life", promoters)
-    phases = lifecycle_events(book, n, promoters, ctx.seed)
-    seconds, events = 0.0, 0
-    for number, phase in enumerate(phases):
-        if number == 2:
-            _settle_october(ctx, book)
-        with stopwatch() as elapsed:
-            events += _run(ctx.engine, iter(phase), start=events + 1)
-        seconds += elapsed()
-    ctx.add("lifecycle", "events", events, "events")
-    ctx.add("lifecycle", "throughput", rate(events, seconds), "events/s")
+    runs = [1] if ctx.engine.dialect.name == "sqlite" else [1, PARALLEL_WORKERS]
+    for workers in runs:
+        book = prepared_book(ctx, "life", promoters)
+        phases = lifecycle_events(book, n, promoters, ctx.seed)
+        seconds, events = 0.0, 0
+        for number, phase in enumerate(phases):
+            if number == 2:
+                _settle_october(ctx, book)
+            if workers == 1:
+                with stopwatch() as elapsed:
+                    _run(ctx.engine, iter(phase), start=events + 1)
+                seconds += elapsed()
+            else:
+                lines = [json.dumps(e) for e in phase]
+                seconds += _lines(ctx, lines, workers=workers, start=events + 1)
+            events += len(phase)
+        label = "throughput" if workers == 1 else f"throughput, {workers} workers"
+        if workers == 1:
+            ctx.add("lifecycle", "events", events, "events")
+        ctx.add("lifecycle", label, rate(events, seconds), "events/s")
 
 
 def _settle_october(ctx: Context, book: str) -> None:

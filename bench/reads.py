@@ -12,10 +12,12 @@ from sqlalchemy import text
 from bench.common import Context, new_book, rate, stopwatch
 from bench.data import T0, four_posting_entries
 from cps_ledger.services.audit import audit
+from cps_ledger.services.balances import promoter_balances
 from cps_ledger.services.ledger import account_balance, post_entries, trial_balance
 
 READ_ENTRIES_BASE = 20_000
 CALLS = 300
+HOT_CALLS = 3
 
 
 def _percentiles(samples_ms: list[float]) -> tuple[float, float]:
@@ -24,28 +26,38 @@ def _percentiles(samples_ms: list[float]) -> tuple[float, float]:
 
 
 def reads(ctx: Context) -> None:
-    """Reads at the postings count reached (four postings per entry)."""
+    """Reads at the postings count reached (four postings per entry): a promoter's four
+    balances now and as of a past time, a hot account as of a past time, trial balance,
+    audit. One promoter per 25 entries: 100,000 of them at 10,000,000 postings."""
     n = ctx.size(READ_ENTRIES_BASE, 100)
+    promoters = max(1000, n // 25)
     book = new_book(ctx.engine, "reads")
-    for _ in post_entries(ctx.engine, four_posting_entries(book, n, seed=ctx.seed, promoters=1000)):
+    entries = four_posting_entries(book, n, seed=ctx.seed, promoters=promoters)
+    for _ in post_entries(ctx.engine, entries):
         pass
     ctx.add("reads", "postings", 4 * n, "postings")
+    ctx.add("reads", "promoters", promoters, "promoters")
     if ctx.engine.dialect.name == "postgresql":
         # What autovacuum does after a load this size; without statistics the planner scans
         # (docs/performance.md, "run ANALYZE after the first large load").
         with ctx.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
     rnd = random.Random(ctx.seed)
-    for label, as_of in (("balance now", None), ("balance as-of", T0 + timedelta(seconds=n // 2))):
+    middle = T0 + timedelta(seconds=n // 2)
+    for label, as_of in (("promoter balances now", None), ("promoter balances as-of", middle)):
         samples = []
         for _ in range(CALLS):
-            account = f"promoter:p{rnd.randrange(1000)}:estimated"
+            promoter = f"p{rnd.randrange(promoters)}"
             start = time.perf_counter()
-            account_balance(ctx.engine, book, account, as_of=as_of)
+            promoter_balances(ctx.engine, book, promoter, as_of=as_of)
             samples.append((time.perf_counter() - start) * 1000)
         p50, p99 = _percentiles(samples)
         ctx.add("reads", f"{label} p50", p50, "ms")
         ctx.add("reads", f"{label} p99", p99, "ms")
+    with stopwatch() as elapsed:
+        for _ in range(HOT_CALLS):
+            account_balance(ctx.engine, book, "platform:fee:estimated", as_of=middle)
+    ctx.add("reads", "hot account as-of (half the postings)", elapsed() / HOT_CALLS, "s")
     with stopwatch() as elapsed:
         trial_balance(ctx.engine, book)
     ctx.add("reads", "trial balance", elapsed(), "s")

@@ -191,6 +191,22 @@ class Journal:
             ).scalar_one()
         return int(total)
 
+    def balances_as_of(self, accounts: Sequence[str], as_of: datetime) -> dict[str, int]:
+        """Signed balances of several accounts as of an instant, from postings, one query."""
+        result = dict.fromkeys(accounts, 0)
+        rows = self.conn.execute(
+            select(POSTINGS.c.account, func.sum(POSTINGS.c.amount_minor))
+            .where(
+                POSTINGS.c.book == self.book,
+                POSTINGS.c.account.in_(list(accounts)),
+                POSTINGS.c.effective_at <= as_of,
+            )
+            .group_by(POSTINGS.c.account)
+        )
+        for account, total in rows:
+            result[account] = int(total)
+        return result
+
     def balances(self, accounts: Sequence[str]) -> dict[str, int]:
         """Current signed balances of several accounts in one query; absent ones are 0."""
         result = dict.fromkeys(accounts, 0)

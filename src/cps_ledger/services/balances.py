@@ -49,7 +49,7 @@ def promoter_balances(
         if as_of is None:
             signed = journal.balances(accounts)
         else:
-            signed = {a: journal.balance(a, as_of) for a in accounts}
+            signed = journal.balances_as_of(accounts, as_of)
         normal = [to_normal(AccountType.LIABILITY, signed[a]) for a in accounts]
         return PromoterBalances(promoter, *normal)
 
