@@ -227,3 +227,24 @@ def test_forgetting_known_accounts_past_the_limit_changes_no_balance(
     list(post_entries(engine, [sale(book, "k9", "p1", 100)]))
     assert account_balance(engine, book, "promoter:p1:estimated").balance_minor == 3 * 90
     assert audit(engine, book).ok
+
+
+def test_a_promoters_balance_stays_on_its_writers_shard_while_hot_accounts_spread(
+    engine: Engine, book: str
+) -> None:
+    for n in range(24):  # 24 transactions of one thread
+        post_entry(engine, sale(book, f"shard-{n}", "p1", 1000 + n))
+    balances = table(journal_module.AccountBalanceRow)
+    with engine.connect() as conn:
+        shards = dict(
+            conn.execute(
+                select(balances.c.account, func.count())
+                .where(balances.c.book == book)
+                .group_by(balances.c.account)
+            ).all()
+        )
+    assert shards["promoter:p1:estimated"] == 1  # one writer, one counter row
+    assert shards["platform:fee:estimated"] > 1  # 16 ** -23 to be wrong by chance
+    assert account_balance(engine, book, "promoter:p1:estimated").balance_minor == sum(
+        (1000 + n) - (1000 + n) // 10 for n in range(24)
+    )
