@@ -236,12 +236,15 @@ def test_a_promoters_balance_stays_on_its_writers_shard_while_hot_accounts_sprea
         post_entry(engine, sale(book, f"shard-{n}", "p1", 1000 + n))
     balances = journal_module.BALANCES
     with engine.connect() as conn:
+        # .all(): given the result itself, dict() would take its keys() for a mapping's
         shards: dict[str, int] = dict(
             conn.execute(
                 select(balances.c.account, func.count())
                 .where(balances.c.book == book)
                 .group_by(balances.c.account)
-            ).tuples()
+            )
+            .tuples()
+            .all()
         )
     assert shards["promoter:p1:estimated"] == 1  # one writer, one counter row
     assert shards["platform:fee:estimated"] > 1  # 16 ** -23 to be wrong by chance
