@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from cps_ledger.adapters.tables import JournalEntryRow, table
 from cps_ledger.domain.commands import CompletePayout, RequestPayout
@@ -295,3 +295,18 @@ def test_pages_settled_side_by_side_settle_what_one_after_the_other_does(
 def test_settle_refuses_a_worker_count_out_of_range(engine: Engine, book: str) -> None:
     with pytest.raises(InvalidAmountError, match="workers"):
         settle(engine, book, "2026-10", now=NOW, workers=0)
+
+
+def test_audit_catches_an_order_whose_totals_differ_from_its_lines(
+    engine: Engine, book: str
+) -> None:
+    ingest_ok(engine, *starter(book), completed(book, "o1", at(60)))
+    assert audit(engine, book).ok
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE orders SET promoter_minor = promoter_minor + 1 WHERE book = :b"),
+            {"b": book},
+        )
+    failed = {c.name: c.detail for c in audit(engine, book).failed()}
+    assert list(failed) == ["order_totals_equal_lines"]
+    assert "o1" in failed["order_totals_equal_lines"]
