@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Connection, select
 
@@ -53,12 +53,30 @@ class ShareLink:
     created_at: datetime
 
 
+_PROMOTER_COLUMNS: Final = (
+    PROMOTERS.c.promoter,
+    PROMOTERS.c.upline,
+    PROMOTERS.c.tier,
+    PROMOTERS.c.registered_at,
+)
+_LINK_COLUMNS: Final = (
+    LINKS.c.link,
+    LINKS.c.promoter,
+    LINKS.c.group_id,
+    LINKS.c.sku,
+    LINKS.c.created_at,
+)
+
+
 def load_promoters(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Promoter]:
     """The registered promoters among ``ids``."""
     found: dict[str, Promoter] = {}
     for among in id_filters(conn, PROMOTERS.c.promoter, ids):
-        for r in conn.execute(select(PROMOTERS).where(PROMOTERS.c.book == book, among)):
-            found[r.promoter] = Promoter(r.promoter, r.upline, r.tier, r.registered_at)
+        # The columns in the record's field order, built by position: every order of a
+        # batch brings its link's owner and upline here.
+        query = select(*_PROMOTER_COLUMNS).where(PROMOTERS.c.book == book, among)
+        for r in conn.execute(query).tuples():
+            found[r[0]] = Promoter(*r)
     return found
 
 
@@ -76,8 +94,9 @@ def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Sha
     """The share links among ``ids``."""
     found: dict[str, ShareLink] = {}
     for among in id_filters(conn, LINKS.c.link, ids):
-        for r in conn.execute(select(LINKS).where(LINKS.c.book == book, among)):
-            found[r.link] = ShareLink(r.link, r.promoter, r.group_id, r.sku, r.created_at)
+        query = select(*_LINK_COLUMNS).where(LINKS.c.book == book, among)
+        for r in conn.execute(query).tuples():
+            found[r[0]] = ShareLink(*r)
     return found
 
 
