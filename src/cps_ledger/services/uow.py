@@ -71,7 +71,10 @@ class UnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         if not self._committed:
-            forget_uncommitted(self.conn)
+            # A connection the server dropped took its transaction, and what it opened,
+            # with it; asking it anything would only raise PendingRollbackError.
+            if not self.conn.invalidated:
+                forget_uncommitted(self.conn)
             if self._tx.is_active:
                 self._tx.rollback()
         self.conn.close()

@@ -39,7 +39,7 @@ def server_url(backend: str) -> URL:
 
 def probe(backend: str) -> str | None:
     """None if the server answers, else the reason it does not."""
-    engine = make_engine(server_url(backend), pool_pre_ping=False)
+    engine = make_engine(server_url(backend))
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -57,7 +57,7 @@ def temporary_database(backend: str, *, migrate: bool = True) -> Iterator[URL]:
     """Create a fresh database on ``backend``'s server, yield its URL, drop it afterwards."""
     admin_url = server_url(backend)
     name = f"cps_test_{secrets.token_hex(6)}"
-    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             if backend == "postgresql":
