@@ -56,4 +56,4 @@ def promoter_balances(
         normal = [to_normal(AccountType.LIABILITY, signed[a]) for a in accounts]
         return PromoterBalances(promoter, *normal)
 
-    return transact(engine, work, read_only=True)
+    return transact(engine, work, point_read=True)

@@ -110,7 +110,7 @@ def post_commands(engine: Engine, commands: Iterable[PostEntry]) -> Iterator[Pos
     def currency_of(book: str) -> str:
         if book not in currencies:
             currencies[book] = transact(
-                engine, lambda uow: load_book(uow.conn, book).currency, read_only=True
+                engine, lambda uow: load_book(uow.conn, book).currency, point_read=True
             )
         return currencies[book]
 
@@ -218,4 +218,4 @@ def account_balance(
         signed = Journal(uow.conn, book).balance(account, as_of)
         return AccountBalance(account, currency, to_normal(kind, signed))
 
-    return transact(engine, work, read_only=True)
+    return transact(engine, work, point_read=True)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Final, TypeVar
 
-from sqlalchemy import URL, Connection, Engine
+from sqlalchemy import URL, Connection, Engine, Transaction
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import OperationalError as SAOperationalError
 
@@ -42,9 +42,12 @@ def database_unavailable(url: str | URL, exc: BaseException) -> DatabaseUnavaila
 class UnitOfWork:
     """A connection and its transaction; leaving it without ``commit()`` rolls back."""
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, point_read: bool = False
+    ) -> None:
         self._engine = engine
-        self._read_only = read_only
+        self._read_only = read_only or point_read
+        self._point_read = point_read
         self._committed = False
 
     def __enter__(self) -> UnitOfWork:
@@ -54,13 +57,21 @@ class UnitOfWork:
             raise database_unavailable(self._engine.url, exc) from None
         if self._read_only:
             conn = conn.execution_options(**{READ_ONLY: True})
+        self._tx: Transaction | None = None
+        if self._point_read and conn.dialect.name == "postgresql":
+            # At READ COMMITTED every statement reads its own snapshot, in a transaction or
+            # not; around a point read's single statement, BEGIN and COMMIT were two of its
+            # three round trips. (On MariaDB, switching autocommit costs round trips too.)
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            self._tx = conn.begin()
         self.conn: Connection = conn
-        self._tx = conn.begin()
         return self
 
     def commit(self) -> None:
         """Make the work durable; without this call, leaving the block rolls back."""
-        self._tx.commit()
+        if self._tx is not None:
+            self._tx.commit()
         self._committed = True
         remember_committed(self.conn)
 
@@ -75,7 +86,7 @@ class UnitOfWork:
             # with it; asking it anything would only raise PendingRollbackError.
             if not self.conn.invalidated:
                 forget_uncommitted(self.conn)
-            if self._tx.is_active:
+            if self._tx is not None and self._tx.is_active:
                 self._tx.rollback()
         self.conn.close()
 
@@ -105,17 +116,20 @@ def transact(
     work: Callable[[UnitOfWork], T],
     *,
     read_only: bool = False,
+    point_read: bool = False,
     attempts: int = ATTEMPTS_MAX,
 ) -> T:
     """Run ``work`` in a unit of work, retrying transient conflicts with jittered backoff.
 
     ``work`` must call ``uow.commit()`` itself; it is re-run from the start on a retry, so it
-    must not keep state between attempts outside the database.
+    must not keep state between attempts outside the database. ``point_read`` is for work
+    that only reads and needs no snapshot shared between its statements (a balance: one
+    statement); on PostgreSQL it runs without a transaction around it.
     """
     global retries_seen  # noqa: PLW0603  (a process-wide counter for benchmarks)
     for attempt in range(1, attempts + 1):
         try:
-            with UnitOfWork(engine, read_only=read_only) as uow:
+            with UnitOfWork(engine, read_only=read_only, point_read=point_read) as uow:
                 return work(uow)
         except DBAPIError as exc:
             if isinstance(exc, SAOperationalError) and exc.connection_invalidated:
