@@ -74,15 +74,22 @@ def warmed_up(url: str, seed: int) -> Engine:
 
 
 ANALYZE_EVERY_S = 15.0
+_CHANGED_TABLES = text(
+    "SELECT relname FROM pg_stat_user_tables"
+    " WHERE n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0) ORDER BY relname"
+)
 
 
 @contextmanager
 def autoanalyze(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, ANALYZE every few seconds while a workload runs, as autovacuum does.
+    """On PostgreSQL, ANALYZE what autovacuum would while a workload runs.
 
     A default server refreshes statistics as tables grow; a server with autovacuum off (as
     on the machine these figures were first taken on) keeps the statistics of the empty
-    tables, and look-ups by key turn into scans. The bench measures the default.
+    tables, and look-ups by key turn into scans. The bench measures the default: every few
+    seconds, each table changed by more than autovacuum's threshold since its last ANALYZE
+    (50 rows + 10%) is analyzed, and a table nothing writes to is left alone (an ANALYZE
+    of 10,000,000 postings every 15 s had doubled the p99 of the reads beside it).
     """
     if engine.dialect.name != "postgresql":
         yield
@@ -92,7 +99,8 @@ def autoanalyze(engine: Engine) -> Iterator[None]:
     def analyze() -> None:
         while not stop.wait(ANALYZE_EVERY_S):
             with engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
+                for (name,) in conn.execute(_CHANGED_TABLES).all():
+                    conn.execute(text(f'ANALYZE "{name}"'))
 
     worker = threading.Thread(target=analyze, daemon=True)
     worker.start()
