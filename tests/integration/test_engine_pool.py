@@ -8,6 +8,7 @@ from the server's side, as a restart or an idle timeout would.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -58,29 +59,35 @@ def admin(server_backend: str, database_url_for: dict[str, URL]) -> Iterator[Eng
     eng.dispose()
 
 
-def test_a_dropped_connection_idle_past_the_limit_is_replaced_before_use(
-    server_backend: str, database_url_for: dict[str, URL], admin: Engine
-) -> None:
-    engine = make_engine(database_url_for[server_backend], ping_after_idle_s=0)
+@contextmanager
+def _pool_with_a_dropped_session(
+    url: URL, admin: Engine, ping_after_idle_s: float
+) -> Iterator[tuple[Engine, int]]:
+    """An engine whose one pooled connection the server has just dropped, and its id."""
+    engine = make_engine(url, ping_after_idle_s=ping_after_idle_s)
     try:
         first = _session_id(engine)
         _drop(admin, first)
+        yield engine, first
+    finally:
+        engine.dispose()
+
+
+def test_a_dropped_connection_idle_past_the_limit_is_replaced_before_use(
+    server_backend: str, database_url_for: dict[str, URL], admin: Engine
+) -> None:
+    url = database_url_for[server_backend]
+    with _pool_with_a_dropped_session(url, admin, ping_after_idle_s=0) as (engine, first):
         second = _session_id(engine)  # the ping fails, the pool connects anew
         assert second != first
         assert _session_id(engine) == second  # and keeps the new connection
-    finally:
-        engine.dispose()
 
 
 def test_a_dropped_connection_used_within_the_limit_fails_typed_once(
     server_backend: str, database_url_for: dict[str, URL], admin: Engine
 ) -> None:
-    engine = make_engine(database_url_for[server_backend], ping_after_idle_s=3600)
-    try:
-        first = _session_id(engine)
-        _drop(admin, first)
+    url = database_url_for[server_backend]
+    with _pool_with_a_dropped_session(url, admin, ping_after_idle_s=3600) as (engine, first):
         with pytest.raises(DatabaseUnavailableError):
             _session_id(engine)  # trusted without a ping: the statement meets the drop
         assert _session_id(engine) != first  # the failed connection was not pooled again
-    finally:
-        engine.dispose()
