@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from cps_ledger.adapters.schema import metadata
 from cps_ledger.adapters.tables import PostingRow, table
+from cps_ledger.domain.accounts import account_type
 from cps_ledger.domain.books import BookDefinition
 from cps_ledger.domain.entries import Entry, Posting
 from cps_ledger.errors import EntryShapeError, UnbalancedEntryError
@@ -99,6 +100,28 @@ def test_every_balance_equals_the_sum_of_its_postings_and_the_trial_balance_is_z
         assert account_balance(engine, book, account).balance_minor == kind_sign * by_postings.get(
             account, 0
         )
+
+
+@settings(max_examples=15)
+@given(specs=entry_specs(), minutes=st.integers(-1, 60 * 24 * 40))
+def test_the_trial_balance_as_of_any_instant_is_the_sum_of_the_postings_effective_by_then(
+    engine: Engine, specs: list[tuple[tuple[Posting, ...], int]], minutes: int
+) -> None:
+    book = fresh_book(engine)
+    list(post_entries(engine, build(book, specs), batch_size=5))
+    model: dict[str, int] = {}
+    for postings, m in specs:
+        for p in postings if m <= minutes else ():
+            model[p.account] = model.get(p.account, 0) + p.amount_minor
+    tb = trial_balance(engine, book, as_of=T0 + timedelta(minutes=minutes))
+    # Every account with a posting by then, and only those, in code-point order.
+    assert [line.account for line in tb.accounts] == sorted(model)
+    for line in tb.accounts:
+        signed = model[line.account]
+        assert (line.debit_minor, line.credit_minor) == (max(signed, 0), max(-signed, 0))
+        assert line.type == account_type(line.account).value
+        assert line.balance_minor == signed * account_type(line.account).normal_sign
+    assert tb.total_debit_minor == tb.total_credit_minor == sum(max(v, 0) for v in model.values())
 
 
 @settings(max_examples=15)

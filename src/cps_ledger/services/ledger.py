@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
-from typing import Final
+from typing import Final, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -136,9 +136,12 @@ def post_entry(engine: Engine, entry: Entry) -> Posted:
     return next(post_entries(engine, [entry]))
 
 
-@dataclass(frozen=True, slots=True)
-class TrialBalanceLine:
-    """One account's balance, in its debit or its credit column and in its normal direction."""
+class TrialBalanceLine(NamedTuple):
+    """One account's balance, in its debit or its credit column and in its normal direction.
+
+    A named tuple (immutable, as beancount's directives): a trial balance builds 100,000 of
+    them, and a frozen dataclass cost five times as much to construct (finding 20).
+    """
 
     account: str
     type: str
@@ -166,6 +169,9 @@ class TrialBalance:
         }
 
 
+_NORMAL_SIGN: Final = {kind.value: kind.normal_sign for kind in AccountType}
+
+
 def trial_balance(engine: Engine, book: str, *, as_of: datetime | None = None) -> TrialBalance:
     """The trial balance of ``book`` now, or as of an instant (by effective time)."""
     if as_of is not None:
@@ -174,23 +180,21 @@ def trial_balance(engine: Engine, book: str, *, as_of: datetime | None = None) -
     def work(uow: UnitOfWork) -> TrialBalance:
         load_book(uow.conn, book)
         lines = []
-        for account, currency, signed in Journal(uow.conn, book).account_totals(as_of):
-            kind = account_type(account)
+        debits = credits = 0
+        for account, kind, currency, signed in Journal(uow.conn, book).account_totals(as_of):
+            debit, credit = (signed, 0) if signed >= 0 else (0, -signed)
+            debits += debit
+            credits += credit
             lines.append(
                 TrialBalanceLine(
-                    account=account,
-                    type=kind.value,
-                    currency=currency,
-                    debit_minor=max(signed, 0),
-                    credit_minor=max(-signed, 0),
-                    balance_minor=to_normal(kind, signed),
+                    account, kind, currency, debit, credit, signed * _NORMAL_SIGN[kind]
                 )
             )
         return TrialBalance(
             book=book,
             accounts=tuple(lines),
-            total_debit_minor=sum(line.debit_minor for line in lines),
-            total_credit_minor=sum(line.credit_minor for line in lines),
+            total_debit_minor=debits,
+            total_credit_minor=credits,
         )
 
     return transact(engine, work, read_only=True)
