@@ -75,7 +75,7 @@ def load_promoters(conn: Connection, book: str, ids: Iterable[str]) -> dict[str,
         # The columns in the record's field order, built by position: every order of a
         # batch brings its link's owner and upline here.
         query = select(*_PROMOTER_COLUMNS).where(PROMOTERS.c.book == book, among)
-        for r in conn.execute(query).tuples():
+        for r in conn.execute(query).tuples().all():
             found[r[0]] = Promoter(*r)
     return found
 
@@ -95,7 +95,7 @@ def load_links(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Sha
     found: dict[str, ShareLink] = {}
     for among in id_filters(conn, LINKS.c.link, ids):
         query = select(*_LINK_COLUMNS).where(LINKS.c.book == book, among)
-        for r in conn.execute(query).tuples():
+        for r in conn.execute(query).tuples().all():
             found[r[0]] = ShareLink(*r)
     return found
 
@@ -180,7 +180,7 @@ def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) 
                 select(LINES)
                 .where(LINES.c.book == book, of_orders)
                 .order_by(LINES.c.order_id, LINES.c.line)
-            )
+            ).all()
             for lr in line_rows:
                 lines[lr.order_id].append(_line_state(lr))
         for r in rows:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
+from operator import itemgetter
 from typing import Any, Final
 
 from sqlalchemy import (
@@ -138,7 +139,7 @@ def add_to_counters(
     if conn.dialect.name == "postgresql":
         _unnest(conn, table, rows, key=tuple(key), increments=tuple(increments))
         return
-    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+    ordered = sorted(rows, key=itemgetter(*key))
     conn.execute(_upsert_adding(conn.dialect.name, table, tuple(key), tuple(increments)), ordered)
 
 
@@ -153,7 +154,7 @@ def _unnest(
     # One statement with one array per column: PostgreSQL inserts or upserts a whole batch
     # in one round trip instead of one pipelined statement per row. Rows go in key order
     # and unnest keeps the array order, so rows are locked in key order.
-    ordered = sorted(rows, key=lambda r: tuple(r[k] for k in key))
+    ordered = sorted(rows, key=itemgetter(*key))
     statement = _unnest_statement(conn.dialect, table, key, increments)
     columns = [c.name for c in table.columns]
     conn.execute(

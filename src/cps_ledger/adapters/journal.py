@@ -116,7 +116,7 @@ class Journal:
                 select(KEYS.c.key, KEYS.c.digest, KEYS.c.result_json).where(
                     KEYS.c.book == self.book, among
                 )
-            )
+            ).all()
             for key, digest, result_json in rows:
                 found[key] = StoredKey(digest, result_json)
         return found

@@ -62,6 +62,12 @@ class Outcome:
     status: Status
     error: BadInputError | None = None
 
+    def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
+        # Parallel ingest pickles one per line across a pipe. The dataclass default
+        # (``fields()`` per object on both sides) cost 3.3 µs of CPU an outcome; rebuilding
+        # from the constructor's arguments costs 1.2 (finding 21).
+        return Outcome, (self.position, self.key, self.status, self.error)
+
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
