@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         parse_event_line,
     )
     from cps_ledger.services.ingest import Outcome, Status, Submitted
+    from cps_ledger.tuning import bulk_work
 
 __all__ = [
     "BadInputError",
@@ -61,6 +62,7 @@ __all__ = [
     "ShareLinkCreated",
     "Status",
     "Submitted",
+    "bulk_work",
     "events_json_schema",
     "parse_event",
     "parse_event_line",
@@ -93,6 +95,7 @@ _LAZY: Final = {
         "cps_ledger.domain.events",
     ),
     **dict.fromkeys(("Outcome", "Status", "Submitted"), "cps_ledger.services.ingest"),
+    "bulk_work": "cps_ledger.tuning",
 }
 
 

@@ -28,11 +28,11 @@ from cps_ledger.cli_output import (
     fail,
     globals_of,
     remember_secret_of,
-    tune_for_bulk_work,
     url_in_use,
 )
 from cps_ledger.errors import CpsLedgerError
 from cps_ledger.limits import DEFAULT_DATABASE_URL
+from cps_ledger.tuning import bulk_work
 
 PROG: Final = "cps-ledger"
 
@@ -101,9 +101,8 @@ def demo(
     """
     from cps_ledger.demo import run_demo
 
-    tune_for_bulk_work()
-
-    run_demo(path, seed=seed, json_output=globals_of(ctx).json)
+    with bulk_work():
+        run_demo(path, seed=seed, json_output=globals_of(ctx).json)
 
 
 def main(argv: list[str] | None = None) -> None:

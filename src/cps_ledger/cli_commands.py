@@ -24,8 +24,8 @@ from cps_ledger.cli_output import (
     key_value_table,
     open_ledger,
     pick,
-    tune_for_bulk_work,
 )
+from cps_ledger.tuning import bulk_work
 
 if TYPE_CHECKING:
     from cps_ledger.api import CpsLedger
@@ -96,8 +96,7 @@ def settle(
     Example:  cps-ledger settle --book fenxiang --period 2026-11
     """
     g = globals_of(ctx)
-    tune_for_bulk_work()
-    with open_ledger(ctx) as ledger, _settle_progress() as progress:
+    with bulk_work(), open_ledger(ctx) as ledger, _settle_progress() as progress:
         result = ledger.settle(book, period, progress=progress, workers=workers)
     document = pick(result, ("book", "period", "promoters", "amount_minor", "replayed"))
     emit(g, document, lambda: key_value_table("settlement", document))

@@ -26,9 +26,9 @@ from cps_ledger.cli_output import (
     key_value_table,
     open_ledger,
     rows_table,
-    tune_for_bulk_work,
 )
 from cps_ledger.errors import InputFileError, InvalidEventError
+from cps_ledger.tuning import bulk_work
 
 ERRORS_REPORTED_MAX: Final = 1000
 """Errors listed in the summary; ``rejected`` always counts them all."""
@@ -73,7 +73,7 @@ def ingest(
     errors: list[dict[str, Any]] = []
     with ExitStack() as stack:
         stream, size = _open(source, stack)
-        tune_for_bulk_work()
+        stack.enter_context(bulk_work())
         ledger = open_ledger(ctx)
         stack.callback(ledger.close)
         lines: Iterator[bytes] = iter(stream)

@@ -13,7 +13,6 @@ rich, SQLAlchemy and the facade's services are imported where they are used, not
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,8 +37,6 @@ EXIT_OK: Final = 0
 EXIT_OPERATIONAL: Final = 1
 EXIT_BAD_INPUT: Final = 2
 PIPE_WIDTH: Final = 200
-BULK_GC_THRESHOLD: Final = 50_000
-"""Allocations between young-generation collections in a bulk command (Python's default: 700)."""
 
 _secrets: set[str] = set()
 _urls: list[str] = []
@@ -87,18 +84,6 @@ def globals_of(ctx: typer.Context) -> Globals:
     if not isinstance(obj, Globals):  # pragma: no cover - the callback always sets it
         raise typer.Exit(EXIT_BAD_INPUT)
     return obj
-
-
-def tune_for_bulk_work() -> None:
-    """This process runs one bulk command (ingest, settle, the demo) and then exits.
-
-    Everything imported so far lives until the end, so the cyclic garbage collector is told
-    to leave it alone (``gc.freeze``), and it runs less often among the many short-lived
-    objects of a batch. Measured: 2.4 s of CPU in a 100,000-promoter settlement, 15% of
-    ingest. A library call never does this to its host process; the command owns its own.
-    """
-    gc.freeze()
-    gc.set_threshold(BULK_GC_THRESHOLD, 50, 100)
 
 
 def open_ledger(ctx: typer.Context) -> CpsLedger:

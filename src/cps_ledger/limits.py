@@ -12,3 +12,7 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///cps_ledger.sqlite3"
 
 EVENTS_PER_TRANSACTION: Final = 1000
 """Events ingested per database transaction (one set-based write per table per batch)."""
+
+BULK_GC_THRESHOLD: Final = 50_000
+"""Allocations between young-generation collections inside :func:`cps_ledger.bulk_work`
+(Python's default: 700)."""
