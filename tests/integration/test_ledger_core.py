@@ -201,6 +201,21 @@ def test_an_account_opened_by_a_rolled_back_transaction_is_opened_again(
     assert "promoter:p9:estimated" in {a.account for a in trial_balance(engine, book).accounts}
 
 
+def test_the_trial_balance_as_of_an_instant_keeps_a_posting_whose_account_row_is_gone(
+    engine: Engine, book: str
+) -> None:
+    post_entry(engine, sale(book, "k1", "p1", 1000))
+    with engine.begin() as conn:
+        conn.execute(
+            text("DELETE FROM accounts WHERE book = :b AND code = :c"),
+            {"b": book, "c": "promoter:p1:estimated"},
+        )
+    tb = trial_balance(engine, book, as_of=T0)
+    line = next(a for a in tb.accounts if a.account == "promoter:p1:estimated")
+    assert (line.type, line.credit_minor, line.balance_minor) == ("liability", 900, 900)
+    assert tb.total_debit_minor == tb.total_credit_minor == 1000
+
+
 def test_audit_catches_a_posting_whose_entry_does_not_exist(engine: Engine, book: str) -> None:
     post_entry(engine, sale(book, "k1", "p1", 100))
     with engine.begin() as conn:

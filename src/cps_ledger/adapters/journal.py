@@ -253,6 +253,7 @@ class Journal:
         """
         total: ColumnElement[Any]
         if as_of is None:
+            code, currency = ACCOUNTS.c.code, ACCOUNTS.c.currency
             total = func.coalesce(func.sum(BALANCES.c.balance_minor), 0)
             source = ACCOUNTS.outerjoin(
                 BALANCES,
@@ -260,18 +261,23 @@ class Journal:
             )
             where = ACCOUNTS.c.book == self.book
         else:
+            # From the postings, so a posting is never dropped for want of its account row.
+            code, currency = POSTINGS.c.account, POSTINGS.c.currency
             total = func.sum(POSTINGS.c.amount_minor)
-            source = POSTINGS.join(
+            source = POSTINGS.outerjoin(
                 ACCOUNTS,
                 (ACCOUNTS.c.book == POSTINGS.c.book) & (ACCOUNTS.c.code == POSTINGS.c.account),
             )
             where = (POSTINGS.c.book == self.book) & (POSTINGS.c.effective_at <= as_of)
         query = (
-            select(ACCOUNTS.c.code, ACCOUNTS.c.type, ACCOUNTS.c.currency, cast(total, BigInteger))
+            select(code, ACCOUNTS.c.type, currency, cast(total, BigInteger))
             .select_from(source)
             .where(where)
-            .group_by(ACCOUNTS.c.code, ACCOUNTS.c.type, ACCOUNTS.c.currency)
+            .group_by(code, ACCOUNTS.c.type, currency)
         )
-        rows: list[tuple[str, str, str, int]] = list(self.conn.execute(query).tuples().all())
+        rows: list[tuple[str, str, str, int]] = [
+            row if row[1] is not None else (row[0], account_type(row[0]).value, *row[2:])
+            for row in self.conn.execute(query).tuples().all()
+        ]
         rows.sort(key=itemgetter(0))  # by code point, the same on every database
         return rows
