@@ -214,6 +214,8 @@ def test_the_trial_balance_as_of_an_instant_keeps_a_posting_whose_account_row_is
     line = next(a for a in tb.accounts if a.account == "promoter:p1:estimated")
     assert (line.type, line.credit_minor, line.balance_minor) == ("liability", 900, 900)
     assert tb.total_debit_minor == tb.total_credit_minor == 1000
+    # The damage itself is audit's to report.
+    assert "no_orphan_postings" in {c.name for c in audit(engine, book).failed()}
 
 
 def test_audit_catches_a_posting_whose_entry_does_not_exist(engine: Engine, book: str) -> None:
