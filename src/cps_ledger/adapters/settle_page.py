@@ -1,10 +1,11 @@
 """SQL of one settlement page: find, lock and mark the orders whose shares it settles.
 
-A page is up to a thousand promoters. Its orders are the completed ones (before the period's
-end) with a share of one of them not yet settled: as promoter, or as upline. They are locked
-FOR UPDATE in id order, as refund ingest locks orders, so the two never deadlock, and each
-due side is marked with the period. What comes back is every due share with its amount
-and number of lines, summed per party from the orders' totals: no line is read.
+A page is up to 250 promoters (``PROMOTERS_PER_BATCH``). Its orders are the completed ones
+(before the period's end) with a share of one of them not yet settled: as promoter, or as
+upline. They are locked FOR UPDATE in id order, as refund ingest locks orders, so the two
+never deadlock, and each due side is marked with the period. What comes back is every due
+share with its amount and number of lines, summed per party from the orders' totals: no
+line is read.
 """
 
 from __future__ import annotations

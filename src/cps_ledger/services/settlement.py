@@ -32,7 +32,11 @@ from cps_ledger.errors import InvalidAmountError, SettlementOrderError
 from cps_ledger.services.books import load_book
 from cps_ledger.services.uow import UnitOfWork, transact
 
-PROMOTERS_PER_BATCH: Final = 1000
+PROMOTERS_PER_BATCH: Final = 250
+"""Promoters per page (one transaction). Pages running side by side wait for each other on
+every order whose promoter is on one and whose upline is on the other; at 1,000 a page
+almost every pair of pages shared some, and a third of the backends' time was such waits
+(docs/performance.md, finding 24: 1,000,000 lines in 24.5–25.1 s instead of 30.9–31.8)."""
 PAGES_AT_ONCE: Final = 2
 """Pages settled at once on a server database: one waits on the server while one computes."""
 WORKERS_MAX: Final = 16
