@@ -138,6 +138,12 @@ def test_the_trial_balance_columns_are_equal(engine: Engine, book: str) -> None:
     assert line.credit_minor == line.balance_minor > 0
 
 
+def tamper(engine: Engine, statement: str, **params: object) -> None:
+    """Damage the stored books behind the library's back, as a bug or a hand would."""
+    with engine.begin() as conn:
+        conn.execute(text(statement), params)
+
+
 def test_audit_passes_on_a_sound_book(engine: Engine, book: str) -> None:
     list(post_entries(engine, [sale(book, f"k{i}", "p1", 100) for i in range(10)]))
     report = audit(engine, book)
@@ -149,11 +155,11 @@ def test_audit_catches_a_balance_counter_that_disagrees_with_the_postings(
     engine: Engine, book: str
 ) -> None:
     post_entry(engine, sale(book, "k1", "p1", 100))
-    with engine.begin() as conn:
-        conn.execute(
-            text("UPDATE account_balances SET balance_minor = balance_minor + 1 WHERE book = :b"),
-            {"b": book},
-        )
+    tamper(
+        engine,
+        "UPDATE account_balances SET balance_minor = balance_minor + 1 WHERE book = :b",
+        b=book,
+    )
     report = audit(engine, book)
     assert not report.ok
     assert [c.name for c in report.failed()] == ["balances_equal_postings"]
@@ -205,11 +211,12 @@ def test_the_trial_balance_as_of_an_instant_keeps_a_posting_whose_account_row_is
     engine: Engine, book: str
 ) -> None:
     post_entry(engine, sale(book, "k1", "p1", 1000))
-    with engine.begin() as conn:
-        conn.execute(
-            text("DELETE FROM accounts WHERE book = :b AND code = :c"),
-            {"b": book, "c": "promoter:p1:estimated"},
-        )
+    tamper(
+        engine,
+        "DELETE FROM accounts WHERE book = :b AND code = :c",
+        b=book,
+        c="promoter:p1:estimated",
+    )
     tb = trial_balance(engine, book, as_of=T0)
     line = next(a for a in tb.accounts if a.account == "promoter:p1:estimated")
     assert (line.type, line.credit_minor, line.balance_minor) == ("liability", 900, 900)
