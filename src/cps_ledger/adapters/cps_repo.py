@@ -22,6 +22,7 @@ from cps_ledger.adapters.dialect import id_filters, update_rows
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
+from cps_ledger.domain.records import quick_init
 from cps_ledger.domain.splits import SplitWeights
 
 PROMOTERS = table(PromoterRow)
@@ -32,6 +33,7 @@ REFUND_LINES = table(RefundLineRow)
 ACCOUNTS = table(AccountRow)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Promoter:
     """A registered promoter."""
@@ -42,6 +44,7 @@ class Promoter:
     registered_at: datetime
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class ShareLink:
     """A share link and the promoter it attributes orders to."""

@@ -26,6 +26,7 @@ from cps_ledger.adapters.tables import (
 )
 from cps_ledger.domain.accounts import account_type
 from cps_ledger.domain.entries import Entry
+from cps_ledger.domain.records import quick_init
 
 ENTRIES = table(JournalEntryRow)
 POSTINGS = table(PostingRow)
@@ -34,6 +35,7 @@ ACCOUNTS = table(AccountRow)
 BALANCES = table(AccountBalanceRow)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StoredKey:
     """An idempotency key as stored: the payload's digest and the original result."""
@@ -42,6 +44,7 @@ class StoredKey:
     result_json: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class KeyRecord:
     """A key to store with the entries of the command that used it."""

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cps_ledger.domain.money import allocate, multiply_half_up, require_amount, round_half_up
+from cps_ledger.domain.records import quick_init
 from cps_ledger.domain.rules import LineContext, RuleSet, apply_modifiers, modifiers_for
 from cps_ledger.domain.splits import SplitWeights
 from cps_ledger.errors import InvalidAmountError, RefundExceedsBaseError
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LineTerms:
     """The quote snapshotted on an order line when it is paid; later rule changes leave it."""
@@ -29,6 +31,7 @@ class LineTerms:
     explanation: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Shares:
     """A line's commission and its three parts; the parts always sum to the commission."""

@@ -13,6 +13,7 @@ from cps_ledger.domain.accounts import account_type
 from cps_ledger.domain.ids import uuid7
 from cps_ledger.domain.money import AMOUNT_MAX_MINOR, require_amount
 from cps_ledger.domain.periods import require_aware
+from cps_ledger.domain.records import quick_init
 from cps_ledger.errors import EntryShapeError, UnbalancedEntryError
 
 POSTINGS_PER_ENTRY_MIN: Final = 2
@@ -21,6 +22,7 @@ POSTINGS_PER_ENTRY_MAX: Final = 256
 KEY_LENGTH_MAX: Final = 200
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Posting:
     """One leg of an entry: debit positive, credit negative, in minor units."""
@@ -52,6 +54,7 @@ def check_balanced(postings: Sequence[Posting]) -> None:
                 raise UnbalancedEntryError(currency=currency, imbalance_minor=total)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A balanced journal entry of one book. It cannot be constructed unbalanced."""

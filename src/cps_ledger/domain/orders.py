@@ -20,6 +20,7 @@ from cps_ledger.domain.accounts import (
 )
 from cps_ledger.domain.commission import ZERO_SHARES, LineTerms, Shares, refund_targets
 from cps_ledger.domain.entries import Posting
+from cps_ledger.domain.records import quick_init
 from cps_ledger.errors import OrderStateError, UnknownLineError
 
 
@@ -39,6 +40,7 @@ class Stage(StrEnum):
     AVAILABLE = "available"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LineState:
     """An order line: its snapshotted terms, what has been refunded, its current shares."""
@@ -54,6 +56,7 @@ class LineState:
     shares: Shares
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     """An attributed order with the promoter and upline snapshotted when it was paid."""
@@ -157,6 +160,7 @@ def cancel(order: Order, at: datetime, currency: str) -> tuple[Order, tuple[Post
     return replace(order, state=OrderState.CANCELLED, cancelled_at=at), _postings(legs, currency)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RefundedLine:
     """What a refund did to one line: the amount, the shares taken, and from where."""

@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 from cps_ledger.domain import plugins
 from cps_ledger.domain.money import AMOUNT_MAX_MINOR, require_amount, require_rate
+from cps_ledger.domain.records import quick_init
 from cps_ledger.errors import (
     BadInputError,
     InvalidAmountError,
@@ -32,6 +33,7 @@ NO_RULE: Final = "none"
 COMMON_KEYS: Final = frozenset({"kind", "priority", "rate", "cap_minor", "name"})
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LineContext:
     """An order line in its context: everything a rule may look at to quote it."""
@@ -58,6 +60,7 @@ class LineContext:
             raise NaiveDatetimeError(field="paid_at", value=self.paid_at.isoformat())
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Quote:
     """A rule's answer for a line: the rate, an optional cap, and a human explanation."""
@@ -109,6 +112,7 @@ class Modifier(Protocol):
         ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CapModifier:
     """``c = min(c, cap_minor)``: the cap of the rule that quoted."""
@@ -154,6 +158,7 @@ def rule_kinds() -> list[str]:
 # -- rule sets ---------------------------------------------------------------------------
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Selection:
     """The rule that quoted a line (or :data:`NO_RULE`), its version and its quote."""

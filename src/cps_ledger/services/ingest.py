@@ -33,6 +33,7 @@ from cps_ledger.domain.events import (
     payload_digest,
     payload_of,
 )
+from cps_ledger.domain.records import quick_init
 from cps_ledger.errors import (
     BadInputError,
     IdempotencyConflictError,
@@ -53,6 +54,7 @@ class Status(StrEnum):
     REJECTED = "rejected"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """The result of one event: its position in the input, its key and status."""
@@ -69,6 +71,7 @@ class Outcome:
         return Outcome, (self.position, self.key, self.status, self.error)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Submitted:
     """An event handed to ingest: its position (e.g. line number) and raw JSON, if any."""
