@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import postgresql
 
 from cps_ledger.adapters.bulk import stored_utc, stored_uuid
-from cps_ledger.adapters.types import UtcDateTime
+from cps_ledger.adapters.types import UtcDateTime, aware_utc, naive_utc
 from cps_ledger.errors import NaiveDatetimeError
 
 OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
@@ -29,14 +29,32 @@ INSTANTS = st.datetimes(
 def test_stored_utc_is_the_bind_processed_value(value: datetime) -> None:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
     bound = UtcDateTime().process_bind_param(value, dialect)
+    expected = value.astimezone(UTC).replace(tzinfo=None)  # the obvious way, independently
+    assert bound == expected
     assert bound is not None
-    assert stored_utc(value) == bound.isoformat(" ", "microseconds")
+    assert bound.tzinfo is None
+    assert stored_utc(value) == expected.isoformat(" ", "microseconds")
     assert datetime.fromisoformat(stored_utc(value)).replace(tzinfo=UTC) == value.astimezone(UTC)
+
+
+@given(st.datetimes())
+def test_a_stored_time_reads_back_aware_in_utc(stored: datetime) -> None:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    read = UtcDateTime().process_result_value(stored, dialect)
+    assert read == stored.replace(tzinfo=UTC)
+    assert read is not None
+    assert read.tzinfo is UTC
+    assert aware_utc(stored) == read
+    assert naive_utc(read) == stored
+    text = stored.isoformat(" ", "microseconds")  # SQLite may hand back the text
+    assert UtcDateTime().process_result_value(text, dialect) == read
 
 
 def test_stored_utc_refuses_a_naive_time() -> None:
     with pytest.raises(NaiveDatetimeError):
         stored_utc(datetime(2026, 11, 11, 0, 0))  # noqa: DTZ001 - naive on purpose
+    with pytest.raises(NaiveDatetimeError):
+        naive_utc(datetime(2026, 11, 11, 0, 0))  # noqa: DTZ001 - naive on purpose
 
 
 def test_stored_utc_keeps_the_microseconds_of_a_whole_second() -> None:

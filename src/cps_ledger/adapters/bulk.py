@@ -16,7 +16,7 @@ small: SQLAlchemy's parameter processing and dict rows cost more than the insert
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from typing import Any
 from uuid import UUID
@@ -24,16 +24,12 @@ from uuid import UUID
 from sqlalchemy import Connection, Dialect, Table, insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
-from cps_ledger.domain.periods import require_aware
+from cps_ledger.adapters.types import naive_utc
 
 
 def stored_utc(value: datetime) -> str:
     """An aware datetime as stored: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``."""
-    if value.tzinfo is not UTC:
-        value = require_aware(value, field="datetime")  # now in UTC
-    # The UTC text less its fixed "+00:00": datetime.replace(tzinfo=None), the obvious way
-    # to a naive time, costs more than the formatting itself (finding 25).
-    return value.isoformat(" ", "microseconds")[:-6]
+    return naive_utc(value).isoformat(" ", "microseconds")
 
 
 def stored_uuid(value: UUID) -> str:
