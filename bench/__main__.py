@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from bench.common import Context, Figure, SkippedError, Target, new_book
+from bench.common import Context, Figure, SkippedError, Target, analyze, new_book
 from bench.data import four_posting_entries
 from bench.report import table, write_json
 from bench.workloads import WORKLOADS
@@ -67,8 +67,7 @@ def warmed_up(url: str, seed: int) -> Engine:
     for _ in post_entries(engine, four_posting_entries(new_book(engine, "warm"), 2000, seed=seed)):
         pass
     if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+        analyze(engine)
         engine.dispose()  # plans are cached per server session
     return engine
 
@@ -96,13 +95,13 @@ def autoanalyze(engine: Engine) -> Iterator[None]:
         return
     stop = threading.Event()
 
-    def analyze() -> None:
+    def keep_analyzing() -> None:
         while not stop.wait(ANALYZE_EVERY_S):
-            with engine.begin() as conn:
-                for (name,) in conn.execute(_CHANGED_TABLES).all():
-                    conn.execute(text(f'ANALYZE "{name}"'))
+            with engine.connect() as conn:
+                changed = [name for (name,) in conn.execute(_CHANGED_TABLES).all()]
+            analyze(engine, changed)
 
-    worker = threading.Thread(target=analyze, daemon=True)
+    worker = threading.Thread(target=keep_analyzing, daemon=True)
     worker.start()
     try:
         yield

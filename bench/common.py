@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from cps_ledger.domain.bookfile import parse_book_file
 from cps_ledger.services.books import apply_book
@@ -79,6 +80,30 @@ class Context:
 
 class SkippedError(Exception):
     """A workload cannot run here (a module it needs is not there yet, a backend is absent)."""
+
+
+def analyze(engine: Engine, tables: Sequence[str] = ()) -> None:
+    """On PostgreSQL, ANALYZE ``tables`` (default: every table), each in a transaction of its
+    own, as autovacuum does.
+
+    Inside one transaction ANALYZE holds every table's lock until the end, and two such
+    transactions taking the tables in different orders deadlock (a workload's ANALYZE beside
+    the bench's background one did, and the background thread died). A deadlock that still
+    happens costs this round of statistics only; the next round runs as usual.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    statements = [f'ANALYZE "{name}"' for name in tables] or ["ANALYZE"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for statement in statements:
+            try:
+                conn.execute(text(statement))
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != DEADLOCK_DETECTED:
+                    raise
+
+
+DEADLOCK_DETECTED: Final = "40P01"
 
 
 def new_book(engine: Engine, prefix: str) -> str:

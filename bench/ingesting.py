@@ -7,9 +7,9 @@ import multiprocessing
 import random
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bench.common import Context, new_book, rate, stopwatch
+from bench.common import Context, analyze, new_book, rate, stopwatch
 from bench.data import at, paid_order, paid_orders, setup_events, submitted
 from bench.raw import reinsert
 from cps_ledger.adapters.engine import make_engine
@@ -39,11 +39,9 @@ def prepared_book(ctx: Context, prefix: str, promoters: int) -> str:
     """A book with ``promoters`` promoters and a link each (not timed)."""
     book = new_book(ctx.engine, prefix)
     _run(ctx.engine, setup_events(book, promoters, seed=ctx.seed))
-    if ctx.engine.dialect.name == "postgresql":
-        # What autovacuum does within a minute of a load this size (threshold: 50 rows +
-        # 10% of the table); this machine's server runs with autovacuum off.
-        with ctx.engine.begin() as conn:
-            conn.execute(text("ANALYZE"))
+    # What autovacuum does within a minute of a load this size (threshold: 50 rows + 10% of
+    # the table); this machine's server runs with autovacuum off.
+    analyze(ctx.engine)
     return book
 
 
