@@ -13,3 +13,15 @@ def test_the_smallest_posting_workload_produces_a_throughput_on_sqlite() -> None
     assert skipped == []
     assert throughput
     assert throughput[0] > 0
+
+
+def test_the_smallest_ingest_workload_measures_both_processes_on_sqlite() -> None:
+    figures, skipped = bench_main.run(
+        ["sqlite"], {}, ["ingest"], scale=0.005, seed=1, say=lambda _: None
+    )
+    by_metric = {f.metric: f.value for f in figures}
+    assert skipped == []
+    assert by_metric["orders"] == 100
+    for metric in ("throughput", "throughput, in bulk_work()", "raw bulk insert"):
+        assert by_metric[metric] > 0
+    assert "throughput, 2 workers" not in by_metric  # SQLite has one writer
