@@ -82,6 +82,9 @@ class SkippedError(Exception):
     """A workload cannot run here (a module it needs is not there yet, a backend is absent)."""
 
 
+DEADLOCK_DETECTED: Final = "40P01"
+
+
 def analyze(engine: Engine, tables: Sequence[str] = ()) -> None:
     """On PostgreSQL, ANALYZE ``tables`` (default: every table), each in a transaction of its
     own, as autovacuum does.
@@ -101,9 +104,6 @@ def analyze(engine: Engine, tables: Sequence[str] = ()) -> None:
             except DBAPIError as exc:
                 if getattr(exc.orig, "sqlstate", None) != DEADLOCK_DETECTED:
                     raise
-
-
-DEADLOCK_DETECTED: Final = "40P01"
 
 
 def new_book(engine: Engine, prefix: str) -> str:

@@ -94,7 +94,11 @@ def test_quick_init_refuses_what_it_cannot_reproduce() -> None:
         a: int
         scale: InitVar[int] = 1
 
-    for cls in (NoSlots, NotFrozen, WithInitVar):
+    @dataclass(frozen=True, slots=True)
+    class ShadowsTheFactory:
+        _FACTORY: int
+
+    for cls in (NoSlots, NotFrozen, WithInitVar, ShadowsTheFactory):
         with pytest.raises(TypeError, match="quick_init"):
             quick_init(cls)
 

@@ -27,6 +27,7 @@ class _Factory:
 
 
 _FACTORY: Final = _Factory()
+_RESERVED: Final = ("_set", "_factory", "_default", "_FACTORY")
 
 
 def quick_init(cls: type[T]) -> type[T]:
@@ -55,13 +56,14 @@ def quick_init(cls: type[T]) -> type[T]:
     exec(source, namespace)
     init = namespace["__init__"]
     original = cls.__dict__["__init__"]
-    if list(inspect.signature(init).parameters) != list(inspect.signature(original).parameters):
+    signature = inspect.signature(original)
+    if list(inspect.signature(init).parameters) != list(signature.parameters):
         # Init-only variables and the like: not stored in a slot, so not handled here.
         raise TypeError(f"quick_init cannot reproduce the signature of {cls.__qualname__}")
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__module__ = cls.__module__
     init.__doc__ = original.__doc__
-    init.__signature__ = inspect.signature(original)  # help() and IDEs show the same
+    init.__signature__ = signature  # help() and IDEs show the same
     setattr(cls, "__init__", init)  # noqa: B010  (mypy refuses assigning to a method)
     return cls
 
@@ -75,7 +77,8 @@ def _value_of(
 ) -> str:
     """The parameter for field ``f`` (added to ``positional`` or ``keyword``) and the
     expression that computes the value stored."""
-    if not f.name.isidentifier() or f.name.startswith("_set"):
+    if f.name == "self" or f.name.startswith(_RESERVED):
+        # The generated code's own names: a field so named would shadow one of them.
         raise TypeError(f"quick_init cannot name a parameter {f.name!r}")
     has_factory = f.default_factory is not dataclasses.MISSING
     if has_factory:
