@@ -13,6 +13,11 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///cps_ledger.sqlite3"
 EVENTS_PER_TRANSACTION: Final = 1000
 """Events ingested per database transaction (one set-based write per table per batch)."""
 
+WRITE_BEHIND_LOCK_WAIT_MS: Final = 1000
+"""How long an overlapped ingest write waits for a row lock before it gives way: both its
+batch and the next, decided beside it, are then rolled back and run one after the other
+(services/ingest_pipeline.py)."""
+
 BULK_GC_THRESHOLD: Final = 50_000
 """Allocations between young-generation collections inside :func:`cps_ledger.bulk_work`
 (Python's default: 700)."""

@@ -15,13 +15,14 @@ small: SQLAlchemy's parameter processing and dict rows cost more than the insert
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import Connection, Dialect, Executable, Table, insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from cps_ledger.adapters.types import naive_utc
@@ -64,11 +65,100 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]])
     driver = conn.connection.driver_connection
     if driver is None:
         raise DisconnectionError("the connection was closed inside a unit of work")
+    if (deferred := conn.info.get(_DEFERRED)) is not None:
+        deferred.append(_Copy(statement, _copy_data(driver.cursor(), rows)))
+        return
+    _send_copy(conn, statement, rows)
+
+
+def write_statement(conn: Connection, statement: Executable, params: dict[str, Any]) -> None:
+    """Execute a write in the caller's transaction, or keep it for later (:func:`deferred`)."""
+    if (deferred := conn.info.get(_DEFERRED)) is not None:
+        deferred.append(_Statement(statement, params))
+        return
+    conn.execute(statement, params)
+
+
+_DEFERRED: Final = "cps_ledger_deferred_writes"
+
+
+class _Copy:
+    """A COPY whose data is already formatted: sending it holds the GIL only briefly."""
+
+    def __init__(self, statement: str, data: bytes) -> None:
+        self.statement = statement
+        self.data = data
+
+    def run(self, conn: Connection) -> None:
+        _send_copy(conn, self.statement, [self.data], formatted=True)
+
+
+class _Statement:
+    def __init__(self, statement: Executable, params: dict[str, Any]) -> None:
+        self.statement = statement
+        self.params = params
+
+    def run(self, conn: Connection) -> None:
+        conn.execute(self.statement, self.params)
+
+
+class Deferred(list[_Copy | _Statement]):
+    """Writes kept in order by :func:`deferred`, every row already built and formatted."""
+
+    def run(self, conn: Connection) -> None:
+        """Send them, in order, in ``conn``'s transaction."""
+        for write in self:
+            write.run(conn)
+
+
+@contextmanager
+def deferred(conn: Connection) -> Iterator[Deferred]:
+    """Keep the bulk writes made on ``conn`` (PostgreSQL) in this block instead of sending
+    them: rows built and COPY data formatted here, to be sent later by ``Deferred.run``,
+    maybe from another thread (services/ingest_pipeline.py)."""
+    if conn.dialect.name != "postgresql":
+        raise NotImplementedError("deferred writes are built for PostgreSQL's COPY")
+    writes = Deferred()
+    conn.info[_DEFERRED] = writes
+    try:
+        yield writes
+    finally:
+        del conn.info[_DEFERRED]
+
+
+def _copy_data(cursor: Any, rows: Sequence[tuple[Any, ...]]) -> bytes:
+    # psycopg's documented way to format COPY data without sending it: a Copy with a
+    # custom Writer. Imported here: psycopg is the optional ``postgres`` extra.
+    from psycopg import Copy  # noqa: PLC0415
+    from psycopg.copy import Writer  # noqa: PLC0415
+
+    parts: list[bytes] = []
+
+    class Collected(Writer):
+        def write(self, data: Any) -> None:
+            parts.append(bytes(data))
+
+    with Copy(cursor, binary=False, writer=Collected()) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return b"".join(parts)
+
+
+def _send_copy(
+    conn: Connection, statement: str, rows: Sequence[Any], *, formatted: bool = False
+) -> None:
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise DisconnectionError("the connection was closed inside a unit of work")
     dbapi = conn.dialect.loaded_dbapi
     try:
         with driver.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+            if formatted:
+                for data in rows:
+                    copy.write(data)
+            else:
+                for row in rows:
+                    copy.write_row(row)
     except dbapi.Error as exc:
         # Raw driver errors must look like every other statement's: a duplicate key from a
         # concurrent writer is an IntegrityError that the unit of work retries as a replay.

@@ -31,6 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
+from cps_ledger.adapters.bulk import write_statement
+
 IDS_PER_QUERY: Final = 500
 """Ids per ``IN (...)`` list: well under every driver's bound-parameter limit."""
 
@@ -157,7 +159,8 @@ def _unnest(
     ordered = sorted(rows, key=itemgetter(*key))
     statement = _unnest_statement(conn.dialect, table, key, increments)
     columns = [c.name for c in table.columns]
-    conn.execute(
+    write_statement(
+        conn,
         statement,
         {f"c{i}": array_literal([r[name] for r in ordered]) for i, name in enumerate(columns)},
     )
@@ -207,7 +210,8 @@ def update_rows(
     ordered = sorted(rows, key=lambda r: r[: len(key)])
     if conn.dialect.name == "postgresql":
         statement = _unnest_update(conn.dialect, table, key, columns)
-        conn.execute(
+        write_statement(
+            conn,
             statement,
             {
                 f"c{i}": array_literal([r[i] for r in ordered])

@@ -90,13 +90,24 @@ def ingest(
     """Apply events in transactions of ``batch_size``, streaming one outcome per item.
 
     ``items`` may hold outcomes already decided (a line that did not parse); they are
-    passed through in place, so outcomes come out in input order. A batch is read (and
-    so parsed) only when the caller has taken every outcome of the one before, and
-    memory stays bounded by the batch size.
+    passed through in place, so outcomes come out in input order. A batch's outcomes come
+    out once it has committed, and a batch is written only when the caller has taken every
+    outcome of the one before: a caller that stops early stops every later write. On
+    PostgreSQL the next batch is read and decided (not written) while one is written
+    (:mod:`cps_ledger.services.ingest_pipeline`), so memory holds two batches; elsewhere
+    a batch is read only when the caller has taken every outcome of the one before.
     """
     it = iter(items)
-    while chunk := list(islice(it, batch_size)):
-        yield from apply_chunk(engine, chunk)
+    chunks = iter(lambda: list(islice(it, batch_size)), [])
+    if engine.dialect.name != "postgresql":
+        # SQLite has one writer at a time, and MariaDB's driver formats rows in Python as it
+        # sends them: writing from a second thread would only contend for the GIL.
+        for chunk in chunks:
+            yield from apply_chunk(engine, chunk)
+        return
+    from cps_ledger.services.ingest_pipeline import ingest_overlapped  # noqa: PLC0415
+
+    yield from ingest_overlapped(engine, chunks)
 
 
 def apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:
@@ -111,21 +122,50 @@ def apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcom
 
 
 def _apply(uow: UnitOfWork, batch: Sequence[Submitted]) -> list[Outcome]:
-    """Apply ``batch`` book by book; the outcomes come back in ``batch`` order."""
+    """Apply ``batch`` and commit; the outcomes come back in ``batch`` order."""
+    decided = decide(uow, batch)
+    decided.write()
+    uow.commit()
+    return decided.outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """A batch checked and applied in memory, its transaction open: the outcomes, and the
+    writes that make them true once committed."""
+
+    outcomes: list[Outcome]
+    writes: list[tuple[BatchState, Journal, list[KeyRecord]]]
+
+    def write(self) -> None:
+        """Write every book's rows (set-based, one statement or COPY per table)."""
+        for state, journal, keys in self.writes:
+            state.write()
+            journal.append(state.entries, keys)
+
+
+def decide(uow: UnitOfWork, batch: Sequence[Submitted]) -> Decided:
+    """Read what ``batch`` touches (locking its orders) and apply it in memory, book by
+    book; nothing is written yet. The outcomes come back in ``batch`` order."""
     plan_each_statement(uow.conn)
     by_book: dict[str, list[int]] = {}
     for index, item in enumerate(batch):
         by_book.setdefault(item.event.book, []).append(index)
     outcomes: list[Outcome | None] = [None] * len(batch)
+    writes: list[tuple[BatchState, Journal, list[KeyRecord]]] = []
     for book_code, indexes in by_book.items():
-        decided = _apply_book(uow, book_code, [batch[i] for i in indexes])
+        decided = _decide_book(uow, book_code, [batch[i] for i in indexes], writes)
         for index, outcome in zip(indexes, decided, strict=True):
             outcomes[index] = outcome
-    uow.commit()
-    return [outcome for outcome in outcomes if outcome is not None]
+    return Decided([outcome for outcome in outcomes if outcome is not None], writes)
 
 
-def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> list[Outcome]:
+def _decide_book(
+    uow: UnitOfWork,
+    book_code: str,
+    items: Sequence[Submitted],
+    writes: list[tuple[BatchState, Journal, list[KeyRecord]]],
+) -> list[Outcome]:
     keyed = [(item, idempotency_key(item.event)) for item in items]
     try:
         book = load_book(uow.conn, book_code)
@@ -158,8 +198,7 @@ def _apply_book(uow: UnitOfWork, book_code: str, items: Sequence[Submitted]) -> 
         accepted[key] = digest
         keys.append(KeyRecord(key, digest, _result_json(entry_id)))
         outcomes.append(Outcome(item.position, key, Status.APPLIED))
-    state.write()
-    journal.append(state.entries, keys)
+    writes.append((state, journal, keys))
     return outcomes
 
 

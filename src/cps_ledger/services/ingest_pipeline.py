@@ -1,0 +1,207 @@
+"""Ingest on a server database: the next batch is read and decided while this one is written.
+
+Sequentially, a batch's time is the Python that decides it, then the server's time to
+take its rows and commit, and each side idles while the other works (finding 27). Here the
+writes and the commit run in a writer thread, on the batch's own connection and
+transaction, while this thread loads and decides the next batch on a second connection:
+the server's work overlaps the Python's.
+
+Why the result is the one sequential ingest gives: a batch is decided before the one
+before it has committed, so it must not read anything that one writes. Each batch's
+*footprint* names what it reads and writes (its keys and orders; whether it registers
+promoters or links, or reads a merchant's receivable); when two consecutive footprints
+meet, the later batch waits for the earlier one's commit before it is loaded. Otherwise
+what it reads is exactly what it would have read after that commit. Against other
+processes nothing changes: each batch still loads, locks, writes and commits in one
+transaction of its own.
+
+What the caller sees does not change either: a batch's outcomes come out only after it
+has committed, and a batch is written only after the caller has taken every outcome of
+the one before (so a caller that stops at a rejection stops every later write; what was
+decided and not written is rolled back). If a write fails, the decided batch after it is
+rolled back and both run again the sequential way, with its retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from cps_ledger.adapters.bulk import Deferred, deferred
+from cps_ledger.domain.events import (
+    MerchantPayment,
+    OrderCancelled,
+    OrderCompleted,
+    OrderPaid,
+    PromoterRegistered,
+    Refund,
+    ShareLinkCreated,
+    idempotency_key,
+)
+from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
+from cps_ledger.services.ingest import Decided, Outcome, Submitted, apply_chunk, decide
+from cps_ledger.services.uow import UnitOfWork
+
+Chunk = list[Submitted | Outcome]
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """What a batch reads or writes, as far as the batch after it is concerned."""
+
+    keys: frozenset[str]
+    orders: frozenset[str]
+    parties: bool  # registers promoters or creates links (read by link and by upline)
+    receivables: bool  # a merchant payment: reads balances, which every batch writes
+
+    @classmethod
+    def of(cls, batch: Sequence[Submitted]) -> Footprint:
+        """The footprint of ``batch`` (order and key ids of every book: conservative)."""
+        orders: set[str] = set()
+        parties = receivables = False
+        for item in batch:
+            match event := item.event:
+                case OrderPaid() | OrderCompleted() | OrderCancelled() | Refund():
+                    orders.add(event.order)
+                case PromoterRegistered() | ShareLinkCreated():
+                    parties = True
+                case MerchantPayment():
+                    receivables = True
+        keys = frozenset(idempotency_key(item.event) for item in batch)
+        return cls(keys, frozenset(orders), parties, receivables)
+
+    def must_precede(self, later: Footprint) -> bool:
+        """Whether a batch with ``later``'s footprint must wait for this one's commit."""
+        return (
+            self.parties
+            or self.receivables
+            or later.receivables
+            or not self.keys.isdisjoint(later.keys)
+            or not self.orders.isdisjoint(later.orders)
+        )
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch decided in its open transaction; ``written`` once handed to the writer."""
+
+    chunk: Chunk
+    uow: UnitOfWork
+    decided: Decided
+    footprint: Footprint
+    writes: Deferred
+
+    def outcomes(self) -> list[Outcome]:
+        done = iter(self.decided.outcomes)
+        return [item if isinstance(item, Outcome) else next(done) for item in self.chunk]
+
+    def roll_back(self) -> None:
+        self.uow.__exit__(None, None, None)
+
+
+def ingest_overlapped(engine: Engine, chunks: Iterator[Chunk]) -> Iterator[Outcome]:
+    """Apply ``chunks`` (each one transaction), the next decided while this one is written."""
+    writer: ThreadPoolExecutor | None = None
+    decided: _Batch | None = None  # decided, not yet handed to the writer
+    writing: _Writing | None = None
+    try:
+        for chunk in chunks:
+            batch = [item for item in chunk if isinstance(item, Submitted)]
+            footprint = Footprint.of(batch)
+            if writing is not None and writing.batch.footprint.must_precede(footprint):
+                yield from writing.finish(engine)
+                writing = None
+            decided = _decide(engine, chunk, batch, footprint) if batch else None
+            if writing is not None:
+                if not writing.committed():
+                    # Its locks must not outlive the failed write that it was decided beside.
+                    if decided is not None:
+                        decided.roll_back()
+                        decided = None
+                    yield from apply_chunk(engine, writing.batch.chunk)
+                    writing = None
+                    yield from apply_chunk(engine, chunk)
+                    continue
+                yield from writing.batch.outcomes()
+                writing = None
+            if decided is None:
+                yield from apply_chunk(engine, chunk)  # nothing to write, or a retry
+                continue
+            writer = writer or ThreadPoolExecutor(1, thread_name_prefix="cps-ingest-writer")
+            writing = _Writing(decided, writer.submit(_write, decided))
+            decided = None
+        if writing is not None:
+            yield from writing.finish(engine)
+            writing = None
+    finally:
+        if decided is not None:
+            decided.roll_back()
+        if writing is not None:
+            writing.done.exception()  # let it end before the connection goes back
+        if writer is not None:
+            writer.shutdown()
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """A batch handed to the writer thread."""
+
+    batch: _Batch
+    done: Future[None]
+
+    def committed(self) -> bool:
+        """Wait for the commit: True if it committed, False after a database error (rolled
+        back, to be applied again); any other error is raised."""
+        error = self.done.exception()
+        if error is None:
+            return True
+        if isinstance(error, DBAPIError):
+            return False
+        raise error
+
+    def finish(self, engine: Engine) -> Iterator[Outcome]:
+        """Wait for the commit and give the outcomes (applied again if the write failed)."""
+        if self.committed():
+            yield from self.batch.outcomes()
+        else:
+            yield from apply_chunk(engine, self.batch.chunk)
+
+
+def _decide(
+    engine: Engine, chunk: Chunk, batch: Sequence[Submitted], footprint: Footprint
+) -> _Batch | None:
+    """Decide ``batch`` in a new transaction, left open; None after a transient conflict
+    (the caller then applies the chunk with :func:`apply_chunk`, which retries)."""
+    uow = UnitOfWork(engine).__enter__()
+    try:
+        decided = decide(uow, batch)
+        # Rows built and COPY data formatted here: the writer thread then holds the GIL
+        # only between its sends, and the Python of the two threads does not interleave.
+        with deferred(uow.conn) as writes:
+            decided.write()
+        return _Batch(chunk, uow, decided, footprint, writes)
+    except DBAPIError:
+        uow.__exit__(None, None, None)
+        return None
+    except BaseException as exc:
+        uow.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+
+
+def _write(batch: _Batch) -> None:
+    """In the writer thread: write and commit, then give the connection back."""
+    conn = batch.uow.conn
+    try:
+        # The decided batch holds its order locks while it waits for this commit, out of
+        # the server's sight: were this write to wait on a lock behind a transaction that
+        # waits for those, nobody would see the deadlock. A bounded wait turns it into an
+        # error, and both batches are rolled back and run again one after the other.
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {WRITE_BEHIND_LOCK_WAIT_MS}")
+        batch.writes.run(conn)
+        batch.uow.commit()
+    finally:
+        batch.uow.__exit__(None, None, None)
