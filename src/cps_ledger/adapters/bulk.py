@@ -62,11 +62,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]])
         conn.exec_driver_sql(_insert_sql(conn.dialect, table), list(rows))
         return
     statement = _copy_sql(conn.dialect, table)
-    driver = conn.connection.driver_connection
-    if driver is None:
-        raise DisconnectionError("the connection was closed inside a unit of work")
     if (deferred := conn.info.get(_DEFERRED)) is not None:
-        deferred.append(_Copy(statement, _copy_data(driver.cursor(), rows)))
+        deferred.append(_Copy(statement, _copy_data(conn, rows)))
         return
     _send_copy(conn, statement, rows)
 
@@ -126,7 +123,7 @@ def deferred(conn: Connection) -> Iterator[Deferred]:
         del conn.info[_DEFERRED]
 
 
-def _copy_data(cursor: Any, rows: Sequence[tuple[Any, ...]]) -> bytes:
+def _copy_data(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bytes:
     # psycopg's documented way to format COPY data without sending it: a Copy with a
     # custom Writer. Imported here: psycopg is the optional ``postgres`` extra.
     from psycopg import Copy  # noqa: PLC0415
@@ -138,21 +135,25 @@ def _copy_data(cursor: Any, rows: Sequence[tuple[Any, ...]]) -> bytes:
         def write(self, data: Any) -> None:
             parts.append(bytes(data))
 
-    with Copy(cursor, binary=False, writer=Collected()) as copy:
+    with _driver(conn).cursor() as cursor, Copy(cursor, binary=False, writer=Collected()) as copy:
         for row in rows:
             copy.write_row(row)
     return b"".join(parts)
 
 
-def _send_copy(
-    conn: Connection, statement: str, rows: Sequence[Any], *, formatted: bool = False
-) -> None:
+def _driver(conn: Connection) -> Any:
     driver = conn.connection.driver_connection
     if driver is None:
         raise DisconnectionError("the connection was closed inside a unit of work")
+    return driver
+
+
+def _send_copy(
+    conn: Connection, statement: str, rows: Sequence[Any], *, formatted: bool = False
+) -> None:
     dbapi = conn.dialect.loaded_dbapi
     try:
-        with driver.cursor() as cur, cur.copy(statement) as copy:
+        with _driver(conn).cursor() as cur, cur.copy(statement) as copy:
             if formatted:
                 for data in rows:
                     copy.write(data)
