@@ -18,6 +18,10 @@ WRITE_BEHIND_LOCK_WAIT_MS: Final = 1000
 batch and the next, decided beside it, are then rolled back and run one after the other
 (services/ingest_pipeline.py)."""
 
+BULK_SWITCH_INTERVAL_S: Final = 0.001
+"""How often threads switch inside :func:`cps_ledger.bulk_work` (Python's default: 5 ms):
+ingest's writer thread gets the GIL back sooner after each wait for the server."""
+
 BULK_GC_THRESHOLD: Final = 50_000
 """Allocations between young-generation collections inside :func:`cps_ledger.bulk_work`
 (Python's default: 700)."""

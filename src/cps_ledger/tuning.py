@@ -1,4 +1,4 @@
-"""The garbage collector's settings for bulk work, which the host process opts into.
+"""The interpreter's settings for bulk work, which the host process opts into.
 
 A batch of ingest or settlement builds tens of thousands of short-lived objects. With
 Python's defaults the cyclic collector runs every 700 allocations and, every few batches,
@@ -7,6 +7,12 @@ the Python time of an ingest (docs/performance.md, finding 21). A batch's object
 freed by reference counting as soon as it is written, so collecting less often loses
 nothing but a little latency in freeing cycles.
 
+On PostgreSQL, ingest writes from a second thread (services/ingest_pipeline.py), which
+waits for the server a score of times per batch and then for the GIL, held by the thread
+deciding the next batch until the switch interval (5 ms by default) runs out: up to a
+tenth of a second per batch. Inside bulk work the interval is
+:data:`~cps_ledger.limits.BULK_SWITCH_INTERVAL_S` (finding 28).
+
 The settings are process-wide, so a library call never changes them on its own: the CLI's
 bulk commands and the ingest workers use :func:`bulk_work`, and so can a batch script.
 """
@@ -14,15 +20,17 @@ bulk commands and the ingest workers use :func:`bulk_work`, and so can a batch s
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cps_ledger.limits import BULK_GC_THRESHOLD
+from cps_ledger.limits import BULK_GC_THRESHOLD, BULK_SWITCH_INTERVAL_S
 
 _lock = threading.Lock()
 _depth = 0
 _saved_threshold: tuple[int, int, int] = gc.get_threshold()
+_saved_interval: float = sys.getswitchinterval()
 _host_froze = False
 
 
@@ -32,7 +40,8 @@ def bulk_work() -> Iterator[None]:
 
     On entry what is alive is frozen (``gc.freeze``: full collections stop walking it) and
     young objects are collected every :data:`~cps_ledger.limits.BULK_GC_THRESHOLD`
-    allocations; on exit the previous thresholds come back and the frozen objects are
+    allocations, and threads switch every :data:`~cps_ledger.limits.BULK_SWITCH_INTERVAL_S`;
+    on exit the previous thresholds and interval come back and the frozen objects are
     collectable again, unless the host had frozen objects itself (then what it froze, and
     what was added, stays frozen: unfreezing would undo the host's own choice). Nested or
     concurrent uses (threads) share one tuned stretch, which ends when the last one exits.
@@ -43,10 +52,12 @@ def bulk_work() -> Iterator[None]:
             for outcome in ledger.ingest(events):
                 ...
     """
-    global _depth, _saved_threshold, _host_froze  # noqa: PLW0603  (process-wide, like gc)
+    global _depth, _saved_threshold, _saved_interval, _host_froze  # noqa: PLW0603  (like gc)
     with _lock:
         if _depth == 0:
             _saved_threshold = gc.get_threshold()
+            _saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(BULK_SWITCH_INTERVAL_S)
             _host_froze = gc.get_freeze_count() > 0
             gc.freeze()
             gc.set_threshold(BULK_GC_THRESHOLD, 50, 100)
@@ -58,5 +69,6 @@ def bulk_work() -> Iterator[None]:
             _depth -= 1
             if _depth == 0:
                 gc.set_threshold(*_saved_threshold)
+                sys.setswitchinterval(_saved_interval)
                 if not _host_froze:
                     gc.unfreeze()

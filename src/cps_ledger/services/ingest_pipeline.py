@@ -43,7 +43,7 @@ from cps_ledger.domain.events import (
     idempotency_key,
 )
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
-from cps_ledger.services.ingest import Decided, Outcome, Submitted, apply_chunk, decide
+from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
 from cps_ledger.services.uow import UnitOfWork
 
 Chunk = list[Submitted | Outcome]
@@ -87,16 +87,16 @@ class Footprint:
 
 @dataclass(slots=True)
 class _Batch:
-    """A batch decided in its open transaction; ``written`` once handed to the writer."""
+    """A batch decided in its open transaction, its writes ready to send."""
 
     chunk: Chunk
     uow: UnitOfWork
-    decided: Decided
+    decided: list[Outcome]
     footprint: Footprint
     writes: Deferred
 
     def outcomes(self) -> list[Outcome]:
-        done = iter(self.decided.outcomes)
+        done = iter(self.decided)
         return [item if isinstance(item, Outcome) else next(done) for item in self.chunk]
 
     def roll_back(self) -> None:
@@ -178,12 +178,21 @@ def _decide(
     (the caller then applies the chunk with :func:`apply_chunk`, which retries)."""
     uow = UnitOfWork(engine).__enter__()
     try:
+        # The decided batch holds its order locks while it waits for the commit of the one
+        # before, out of the server's sight: were that write to wait on a lock behind a
+        # transaction that waits for these, nobody would see the deadlock. A bounded wait
+        # turns it into an error, and both batches run again one after the other. (Set
+        # here, in this transaction, so the writer spends no round trip on it.)
+        uow.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {WRITE_BEHIND_LOCK_WAIT_MS}")
         decided = decide(uow, batch)
         # Rows built and COPY data formatted here: the writer thread then holds the GIL
         # only between its sends, and the Python of the two threads does not interleave.
         with deferred(uow.conn) as writes:
             decided.write()
-        return _Batch(chunk, uow, decided, footprint, writes)
+        # Only the outcomes are kept: the batch's records, entries and postings are freed
+        # now instead of living on (and into the collector's old generation) until the
+        # commit.
+        return _Batch(chunk, uow, decided.outcomes, footprint, writes)
     except DBAPIError:
         uow.__exit__(None, None, None)
         return None
@@ -196,11 +205,6 @@ def _write(batch: _Batch) -> None:
     """In the writer thread: write and commit, then give the connection back."""
     conn = batch.uow.conn
     try:
-        # The decided batch holds its order locks while it waits for this commit, out of
-        # the server's sight: were this write to wait on a lock behind a transaction that
-        # waits for those, nobody would see the deadlock. A bounded wait turns it into an
-        # error, and both batches are rolled back and run again one after the other.
-        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {WRITE_BEHIND_LOCK_WAIT_MS}")
         batch.writes.run(conn)
         batch.uow.commit()
     finally:
