@@ -127,18 +127,28 @@ def _copy_data(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bytes:
     # psycopg's documented way to format COPY data without sending it: a Copy with a
     # custom Writer. Imported here: psycopg is the optional ``postgres`` extra.
     from psycopg import Copy  # noqa: PLC0415
-    from psycopg.copy import Writer  # noqa: PLC0415
 
-    parts: list[bytes] = []
-
-    class Collected(Writer):
-        def write(self, data: Any) -> None:
-            parts.append(bytes(data))
-
-    with _driver(conn).cursor() as cursor, Copy(cursor, binary=False, writer=Collected()) as copy:
+    collected = _collector()()
+    with _driver(conn).cursor() as cursor, Copy(cursor, binary=False, writer=collected) as copy:
         for row in rows:
             copy.write_row(row)
-    return b"".join(parts)
+    return b"".join(collected.parts)
+
+
+@cache
+def _collector() -> type[Any]:
+    # One class for the process: a class made per call is a reference cycle, and kept the
+    # formatted data alive until a full collection, which bulk_work() all but turns off.
+    from psycopg.copy import Writer  # noqa: PLC0415
+
+    class Collected(Writer):
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+
+        def write(self, data: Any) -> None:
+            self.parts.append(bytes(data))
+
+    return Collected
 
 
 def _driver(conn: Connection) -> Any:
