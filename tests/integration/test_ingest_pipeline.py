@@ -26,6 +26,7 @@ from cps_ledger.adapters.engine import make_engine
 from cps_ledger.api import CpsLedger
 from cps_ledger.services.audit import audit
 from cps_ledger.services.ingest import Outcome, Status, apply_chunk, read_lines
+from cps_ledger.services.ingest_pipeline import can_overlap
 from cps_ledger.services.ledger import trial_balance
 from tests.integration.test_parallel_ingest import stream, summary
 from tests.support.books import at, make_book
@@ -187,3 +188,20 @@ def test_overlapped_batches_leave_no_cyclic_garbage(pg: Engine, book_code: str) 
         gc.enable()
     assert [o.status for o in outcomes] == [Status.APPLIED] * 56
     assert garbage < CYCLES_PER_RUN_MAX, garbage
+
+
+def test_a_pool_of_one_connection_ingests_one_batch_after_the_other(
+    database_url_for: dict[str, URL], book_code: str
+) -> None:
+    small = make_engine(database_url_for["postgresql"], pool_size=1, max_overflow=0)
+    try:
+        assert not can_overlap(small)
+        book = linked_book(small, book_code)
+        outcomes = list(CpsLedger(small).ingest_lines(paid(book, 9), batch_size=2))
+    finally:
+        small.dispose()
+    assert [o.status for o in outcomes] == [Status.APPLIED] * 9
+
+
+def test_the_default_engine_overlaps(pg: Engine) -> None:
+    assert can_overlap(pg)

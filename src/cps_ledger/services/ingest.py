@@ -99,15 +99,13 @@ def ingest(
     """
     it = iter(items)
     chunks = iter(lambda: list(islice(it, batch_size)), [])
-    if engine.dialect.name != "postgresql":
-        # SQLite has one writer at a time, and MariaDB's driver formats rows in Python as it
-        # sends them: writing from a second thread would only contend for the GIL.
-        for chunk in chunks:
-            yield from apply_chunk(engine, chunk)
-        return
-    from cps_ledger.services.ingest_pipeline import ingest_overlapped  # noqa: PLC0415
+    from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
 
-    yield from ingest_overlapped(engine, chunks)
+    if can_overlap(engine):
+        yield from ingest_overlapped(engine, chunks)
+        return
+    for chunk in chunks:
+        yield from apply_chunk(engine, chunk)
 
 
 def apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:

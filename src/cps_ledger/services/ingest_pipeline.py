@@ -27,9 +27,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Final
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
 from cps_ledger.adapters.bulk import Deferred, deferred
 from cps_ledger.domain.events import (
@@ -47,6 +49,7 @@ from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
 from cps_ledger.services.uow import UnitOfWork
 
 Chunk = list[Submitted | Outcome]
+CONNECTIONS_PER_INGEST: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,23 @@ class _Batch:
 
     def roll_back(self) -> None:
         self.uow.__exit__(None, None, None)
+
+
+def can_overlap(engine: Engine) -> bool:
+    """Whether ingest on ``engine`` can decide one batch while it writes another.
+
+    PostgreSQL only: SQLite has one writer at a time, and MariaDB's driver formats rows in
+    Python as it sends them, so a writer thread would only contend for the GIL. And only
+    with room for two connections: a pool of one would make the second batch wait for a
+    connection the first holds until the pool's timeout.
+    """
+    if engine.dialect.name != "postgresql":
+        return False
+    pool = engine.pool
+    if not isinstance(pool, QueuePool):
+        return True  # a connection per checkout, or the host's own pool
+    overflow = int(getattr(pool, "_max_overflow", 0))
+    return overflow < 0 or pool.size() + overflow >= CONNECTIONS_PER_INGEST
 
 
 def ingest_overlapped(engine: Engine, chunks: Iterator[Chunk]) -> Iterator[Outcome]:
