@@ -1,4 +1,4 @@
-"""Ingest on a server database: the next batch is read and decided while this one is written.
+"""Ingest on PostgreSQL: the next batch is read and decided while this one is written.
 
 Sequentially, a batch's time is the Python that decides it, then the server's time to
 take its rows and commit, and each side idles while the other works (finding 27). Here the
