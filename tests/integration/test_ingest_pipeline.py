@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from itertools import islice
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
@@ -68,15 +68,43 @@ def orders(engine: Engine, book: str) -> list[tuple[object, ...]]:
         return [tuple(r) for r in rows]
 
 
+def full_stream(book: str, seed: int) -> list[str]:
+    """The parallel-ingest test's stream, then orders paid, completed and refunded one
+    right after the other: a new order and its next event in neighbouring batches."""
+    lines = stream(book, seed)
+    for i in range(12):
+        order, line = f"q{i}", {"line": "1", "merchant": "m0", "quantity": 1, "amount_minor": 800}
+        events = [
+            {
+                "type": "order_paid",
+                "order": order,
+                "link": f"{book}L{i % 10}",
+                "paid_at": at(1000 + i),
+                "lines": [line],
+            },
+            {"type": "order_completed", "order": order, "at": at(1100 + i)},
+            {
+                "type": "refund",
+                "refund": f"qr{i}",
+                "order": order,
+                "at": at(1200 + i),
+                "lines": [{"line": "1", "amount_minor": 100}],
+            },
+        ]
+        lines.extend(json.dumps({"book": book, **event}) for event in events)
+    return lines
+
+
 @settings(max_examples=6)
 @given(seed=st.integers(0, 10_000), batch_size=st.integers(1, 40))
+@example(seed=11, batch_size=1)  # every pair of neighbours split: every dependency crossed
 def test_overlapped_ingest_gives_the_outcomes_and_books_of_one_batch_after_the_other(
     pg: Engine, seed: int, batch_size: int
 ) -> None:
     code = f"b{secrets.token_hex(5)}"  # a new book for every example, shrinking included
     one, two = make_book(pg, code + "a"), make_book(pg, code + "b")
-    reference = one_after_the_other(pg, stream(one, seed), batch_size)
-    overlapped = list(CpsLedger(pg).ingest_lines(stream(two, seed), batch_size=batch_size))
+    reference = one_after_the_other(pg, full_stream(one, seed), batch_size)
+    overlapped = list(CpsLedger(pg).ingest_lines(full_stream(two, seed), batch_size=batch_size))
 
     assert summary(overlapped) == summary(reference)
     assert {o.status for o in reference} == set(Status)

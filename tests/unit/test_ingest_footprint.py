@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from cps_ledger.domain.events import (
     MerchantPayment,
     OrderCompleted,
+    OrderPaid,
     PromoterRegistered,
+    ShareLinkCreated,
 )
 from cps_ledger.services.ingest import Submitted
 from cps_ledger.services.ingest_pipeline import Footprint
@@ -33,12 +35,38 @@ def test_a_shared_order_or_key_waits() -> None:
     assert of(completed("o1"), completed("o3")).must_precede(of(completed("o3")))
 
 
-def test_registrations_make_the_next_batch_wait() -> None:
-    registered = of(PromoterRegistered(book="b", promoter="p1", at=AT))
-    assert registered.must_precede(of(completed("o1")))
-    assert not of(completed("o1")).must_precede(
-        of(PromoterRegistered(book="b", promoter="p1", at=AT))
+def registered(promoter: str, upline: str | None = None) -> PromoterRegistered:
+    return PromoterRegistered(book="b", promoter=promoter, upline=upline, at=AT)
+
+
+def link(link_id: str, promoter: str) -> ShareLinkCreated:
+    return ShareLinkCreated(book="b", link=link_id, promoter=promoter, at=AT)
+
+
+def paid(order: str, link_id: str) -> OrderPaid:
+    line = {"line": "1", "merchant": "m1", "quantity": 1, "amount_minor": 100}
+    return OrderPaid.model_validate(
+        {"book": "b", "order": order, "link": link_id, "paid_at": AT, "lines": [line]}
     )
+
+
+def test_a_promoter_registered_before_waits_for_whoever_names_it() -> None:
+    before = of(registered("p1"))
+    assert before.must_precede(of(registered("p2", upline="p1")))
+    assert before.must_precede(of(link("L1", "p1")))
+    assert not before.must_precede(of(registered("p2", upline="p0")))
+    assert not before.must_precede(of(link("L2", "p0"), paid("o1", "L0")))
+
+
+def test_a_link_created_before_waits_for_orders_paid_through_it() -> None:
+    before = of(link("L1", "p1"))
+    assert before.must_precede(of(paid("o1", "L1")))
+    # Links and promoters are never changed once stored: created elsewhere, no wait.
+    assert not before.must_precede(of(paid("o2", "L2"), link("L3", "p1")))
+
+
+def test_what_a_later_batch_writes_never_makes_it_wait() -> None:
+    assert not of(paid("o1", "L1")).must_precede(of(registered("p1"), link("L1", "p1")))
 
 
 def test_merchant_payments_wait_either_way() -> None:

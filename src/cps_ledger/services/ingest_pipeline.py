@@ -8,8 +8,8 @@ the server's work overlaps the Python's.
 
 Why the result is the one sequential ingest gives: a batch is decided before the one
 before it has committed, so it must not read anything that one writes. Each batch's
-*footprint* names what it reads and writes (its keys and orders; whether it registers
-promoters or links, or reads a merchant's receivable); when two consecutive footprints
+*footprint* names what it reads and writes (its keys, orders, share links and
+promoters; whether it reads a merchant's receivable); when two consecutive footprints
 meet, the later batch waits for the earlier one's commit before it is loaded. Otherwise
 what it reads is exactly what it would have read after that commit. Against other
 processes nothing changes: each batch still loads, locks, writes and commits in one
@@ -54,37 +54,68 @@ CONNECTIONS_PER_INGEST: Final = 2
 
 @dataclass(frozen=True, slots=True)
 class Footprint:
-    """What a batch reads or writes, as far as the batch after it is concerned."""
+    """What a batch reads or writes, as far as the batch after it is concerned.
+
+    Ids are compared across books (a link paid in one book is looked up in the others when
+    missing): never less precise than a per-book comparison. Promoters and links are never
+    changed once stored, so a batch reads one that the batch before writes only by naming
+    it: an order's link owner and that owner's upline were stored before the link was.
+    """
 
     keys: frozenset[str]
     orders: frozenset[str]
-    parties: bool  # registers promoters or creates links (read by link and by upline)
+    links_read: frozenset[str]  # paid through, or created
+    links_written: frozenset[str]
+    promoters_read: frozenset[str]  # registered, named as an upline, or given a link
+    promoters_written: frozenset[str]
     receivables: bool  # a merchant payment: reads balances, which every batch writes
 
     @classmethod
     def of(cls, batch: Sequence[Submitted]) -> Footprint:
-        """The footprint of ``batch`` (order and key ids of every book: conservative)."""
+        """The footprint of ``batch``."""
         orders: set[str] = set()
-        parties = receivables = False
+        links_read: set[str] = set()
+        links_written: set[str] = set()
+        promoters_read: set[str] = set()
+        promoters_written: set[str] = set()
+        receivables = False
         for item in batch:
             match event := item.event:
-                case OrderPaid() | OrderCompleted() | OrderCancelled() | Refund():
+                case OrderPaid():
                     orders.add(event.order)
-                case PromoterRegistered() | ShareLinkCreated():
-                    parties = True
+                    links_read.add(event.link)
+                case OrderCompleted() | OrderCancelled() | Refund():
+                    orders.add(event.order)
+                case PromoterRegistered():
+                    promoters_written.add(event.promoter)
+                    promoters_read.add(event.promoter)
+                    if event.upline is not None:
+                        promoters_read.add(event.upline)
+                case ShareLinkCreated():
+                    links_written.add(event.link)
+                    links_read.add(event.link)
+                    promoters_read.add(event.promoter)
                 case MerchantPayment():
                     receivables = True
-        keys = frozenset(idempotency_key(item.event) for item in batch)
-        return cls(keys, frozenset(orders), parties, receivables)
+        return cls(
+            frozenset(idempotency_key(item.event) for item in batch),
+            frozenset(orders),
+            frozenset(links_read),
+            frozenset(links_written),
+            frozenset(promoters_read),
+            frozenset(promoters_written),
+            receivables,
+        )
 
     def must_precede(self, later: Footprint) -> bool:
         """Whether a batch with ``later``'s footprint must wait for this one's commit."""
         return (
-            self.parties
-            or self.receivables
+            self.receivables
             or later.receivables
             or not self.keys.isdisjoint(later.keys)
             or not self.orders.isdisjoint(later.orders)
+            or not self.links_written.isdisjoint(later.links_read)
+            or not self.promoters_written.isdisjoint(later.promoters_read)
         )
 
 
