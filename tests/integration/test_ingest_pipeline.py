@@ -74,7 +74,7 @@ def full_stream(book: str, seed: int) -> list[str]:
     lines = stream(book, seed)
     for i in range(12):
         order, line = f"q{i}", {"line": "1", "merchant": "m0", "quantity": 1, "amount_minor": 800}
-        events = [
+        events: list[dict[str, object]] = [
             {
                 "type": "order_paid",
                 "order": order,
