@@ -101,6 +101,7 @@ def ingest(
     """
     it = iter(items)
     chunks = iter(lambda: list(islice(it, batch_size)), [])
+    # Imported here: the pipeline module builds on this one.
     from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
 
     if can_overlap(engine):
