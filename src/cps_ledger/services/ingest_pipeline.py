@@ -168,16 +168,12 @@ def ingest_overlapped(engine: Engine, chunks: Iterator[Chunk]) -> Iterator[Outco
                 writing = None
             decided = _decide(engine, chunk, batch, footprint) if batch else None
             if writing is not None:
-                if not writing.committed():
-                    # Its locks must not outlive the failed write that it was decided beside.
-                    if decided is not None:
-                        decided.roll_back()
-                        decided = None
-                    yield from apply_chunk(engine, writing.batch.chunk)
-                    writing = None
-                    yield from apply_chunk(engine, chunk)
-                    continue
-                yield from writing.batch.outcomes()
+                if decided is not None and not writing.committed():
+                    # Its locks must not outlive the failed write that it was decided beside;
+                    # it is applied below, after that batch is applied again.
+                    decided.roll_back()
+                    decided = None
+                yield from writing.finish(engine)
                 writing = None
             if decided is None:
                 yield from apply_chunk(engine, chunk)  # nothing to write, or a retry
