@@ -131,7 +131,7 @@ class CpsLedger:
         Raw dicts are parsed here; one that is not a valid event becomes a rejected outcome
         at its position (1-based unless a :class:`Submitted` carries its own).
         """
-        from cps_ledger.domain.events import parse_event
+        from cps_ledger.domain.events import parse_event, payload_digest
         from cps_ledger.services.ingest import Outcome, Status, Submitted
 
         def submitted() -> Iterator[Submitted | Outcome]:
@@ -140,9 +140,12 @@ class CpsLedger:
                     yield item
                 elif isinstance(item, dict):
                     try:
-                        yield Submitted(position, parse_event(item), item)
+                        event = parse_event(item)
                     except BadInputError as exc:
                         yield Outcome(position, None, Status.REJECTED, exc)
+                        continue
+                    # Digested now: the caller may change or drop its dict before the commit.
+                    yield Submitted(position, event, digest=payload_digest(item).hex())
                 else:
                     yield Submitted(position, item)
 

@@ -31,6 +31,7 @@ from cps_ledger.errors import (
     InvalidEventError,
     NaiveDatetimeError,
 )
+from cps_ledger.services.ingest import Submitted, parse_line
 
 AT = "2026-11-11T10:00:00+08:00"
 
@@ -466,3 +467,14 @@ def test_the_schema_rejects_bad_events(obj: dict[str, Any]) -> None:
     assert not _validator().is_valid(obj)
     with pytest.raises((InvalidEventError, InvalidAmountError)):
         parse_event(obj)
+
+
+@pytest.mark.parametrize("kind", sorted(good_events()))
+def test_a_parsed_line_carries_the_digest_of_its_raw_object_not_the_object(kind: str) -> None:
+    obj = good_events()[kind]
+    item = parse_line(3, _json(obj))
+    assert isinstance(item, Submitted)
+    assert item.raw is None  # the batch would keep it alive until it commits
+    assert item.payload_digest() == payload_digest(obj).hex()
+    # The same event handed over with its raw object gives that digest: replays match.
+    assert Submitted(3, item.event, obj).payload_digest() == item.digest

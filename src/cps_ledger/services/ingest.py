@@ -74,11 +74,22 @@ class Outcome:
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Submitted:
-    """An event handed to ingest: its position (e.g. line number) and raw JSON, if any."""
+    """An event handed to ingest: its position (e.g. line number) and raw JSON, if any.
+
+    ``digest`` is the hex SHA-256 of the payload (:func:`payload_digest`), for a caller that
+    computed it already; when given, ``raw`` is not read and need not be kept.
+    """
 
     position: int
     event: Event
     raw: dict[str, Any] | None = None
+    digest: str | None = None
+
+    def payload_digest(self) -> str:
+        """The hex digest compared on replay: given, or of ``raw``, or of the event."""
+        if self.digest is not None:
+            return self.digest
+        return payload_digest(self.raw if self.raw is not None else payload_of(self.event)).hex()
 
 
 def ingest(
@@ -181,8 +192,7 @@ def _decide_book(
     keys: list[KeyRecord] = []
     outcomes: list[Outcome] = []
     for item, key in keyed:
-        payload = item.raw if item.raw is not None else payload_of(item.event)
-        digest = payload_digest(payload).hex()
+        digest = item.payload_digest()
         original = stored[key].digest if key in stored else accepted.get(key)
         if original is not None:
             if original == digest:
@@ -217,7 +227,9 @@ def parse_line(number: int, line: str | bytes) -> Submitted | Outcome | None:
         event, raw = parse_event_line(text)
     except BadInputError as exc:
         return Outcome(number, None, Status.REJECTED, exc)
-    return Submitted(number, event, raw)
+    # The digest now, not the raw object: a batch of parsed lines lives until it commits,
+    # and the raw dicts would outlive the young collections with it (finding 29).
+    return Submitted(number, event, digest=payload_digest(raw).hex())
 
 
 def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Submitted | Outcome]:
