@@ -278,9 +278,12 @@ class Journal:
             .where(where)
             .group_by(code, ACCOUNTS.c.type, currency)
         )
+        # Plain tuples of strings and numbers, not the result's rows: the collector stops
+        # tracking such tuples, where 100,000 rows kept alive would each be walked by every
+        # full collection until the trial balance is done (finding 31).
         rows: list[tuple[str, str, str, int]] = [
-            row if row[1] is not None else (row[0], account_type(row[0]).value, *row[2:])
-            for row in self.conn.execute(query).tuples().all()
+            (code, account_type(code).value if kind is None else kind, currency, signed)
+            for code, kind, currency, signed in self.conn.execute(query).tuples()
         ]
         rows.sort(key=itemgetter(0))  # by code point, the same on every database
         return rows
