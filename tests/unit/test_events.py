@@ -478,3 +478,11 @@ def test_a_parsed_line_carries_the_digest_of_its_raw_object_not_the_object(kind:
     assert item.payload_digest() == payload_digest(obj).hex()
     # The same event handed over with its raw object gives that digest: replays match.
     assert Submitted(3, item.event, obj).payload_digest() == item.digest
+
+
+@pytest.mark.parametrize("digest", ["", "ab", "A" * 64, "g" * 64, "0" * 65, " " + "0" * 63])
+def test_a_digest_that_no_payload_can_have_is_refused(digest: str) -> None:
+    event = parse_event(good_events()["order_completed"])
+    with pytest.raises(InvalidEventError, match="digest") as caught:
+        Submitted(1, event, digest=digest)
+    assert caught.value.field == "digest"

@@ -71,6 +71,10 @@ class Outcome:
         return Outcome, (self.position, self.key, self.status, self.error)
 
 
+_DIGEST_CHARS = 64
+_HEX = "0123456789abcdef"
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Submitted:
@@ -84,6 +88,15 @@ class Submitted:
     event: Event
     raw: dict[str, Any] | None = None
     digest: str | None = None
+
+    def __post_init__(self) -> None:
+        # A digest that no payload can have would store a key no replay ever matches.
+        digest = self.digest
+        if digest is not None and (len(digest) != _DIGEST_CHARS or digest.strip(_HEX) != ""):
+            raise InvalidEventError(
+                f"digest: must be {_DIGEST_CHARS} lowercase hex characters, not {digest!r}",
+                field="digest",
+            )
 
     def payload_digest(self) -> str:
         """The hex digest compared on replay: given, or of ``raw``, or of the event."""
