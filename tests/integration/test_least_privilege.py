@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -22,6 +23,7 @@ from cps_ledger.adapters.engine import make_engine
 from cps_ledger.services.audit import audit
 from cps_ledger.services.ingest import Status
 from cps_ledger.services.ledger import trial_balance
+from cps_ledger.services.settlement import settle
 from cps_ledger.testing.databases import (
     ServerUnavailableError,
     probe,
@@ -49,6 +51,7 @@ MUTABLE: Final = frozenset(
         "payouts",
     }
 )
+DELETABLE: Final = frozenset({"settlement_due"})
 IN_CI: Final = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -133,7 +136,10 @@ def test_the_documented_role_holds_exactly_the_journal_and_mutable_grants(
     assert {t: granted.get(t) for t in MUTABLE} == {
         t: {"SELECT", "INSERT", "UPDATE"} for t in MUTABLE
     }
-    assert set(granted) == JOURNAL | MUTABLE
+    assert {t: granted.get(t) for t in DELETABLE} == {
+        t: {"SELECT", "INSERT", "DELETE"} for t in DELETABLE
+    }
+    assert set(granted) == JOURNAL | MUTABLE | DELETABLE
 
 
 def test_the_library_books_orders_under_the_least_privilege_role(
@@ -162,6 +168,9 @@ def test_the_library_books_orders_under_the_least_privilege_role(
     assert balances["promoter:p0:confirmed"] == -(298 + 4)
     assert balances["platform:fee_revenue"] == -(298 + 4)
     assert sum(balances.values()) == 0
+    # Settlement marks the order and deletes its due rows under the same role.
+    settled = settle(app_engine, book_code, "2026-10", now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert settled.amount_minor == 2384 + 30 + 298 + 4
     report = audit(app_engine, book_code)
     assert report.ok, report.failed()
 

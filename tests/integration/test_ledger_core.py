@@ -58,7 +58,7 @@ def book(engine: Engine, book_code: str) -> str:
 
 
 def test_the_database_is_migrated_to_the_head_revision(engine: Engine) -> None:
-    assert current_revision(engine) == head_revision(engine) == "0002"
+    assert current_revision(engine) == head_revision(engine) == "0003"
 
 
 def test_a_posted_entry_moves_every_balance_it_names(engine: Engine, book: str) -> None:

@@ -93,3 +93,55 @@ def test_settlement_markers_move_from_lines_to_orders_and_back(
         assert _markers(engine, "order_lines") == [row for row in expected for _ in ("1", "2")]
         upgrade(engine)
         assert _markers(engine, "orders") == expected
+
+
+def _due(engine: Engine) -> list[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT party, side, order_id FROM settlement_due ORDER BY 3, 2"))
+        return [(str(p), str(s), str(o)) for p, s, o in rows]
+
+
+def test_unsettled_sides_of_completed_orders_become_due_rows(backend: str, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        engine = make_engine(_fresh_url(backend, tmp_path, stack))
+        stack.callback(engine.dispose)
+        upgrade(engine, "0002")
+        order = (
+            "INSERT INTO orders (book, order_id, link, promoter, upline, state, rules_version,"
+            " paid_at, completed_at, cancelled_at, promoter_settled, upline_settled,"
+            " promoter_minor, upline_minor, line_count) VALUES ('b', :o, 'L', 'p', :u, :s, 1,"
+            " '2026-10-01 00:00:00.000000', :c, NULL, :ps, :us, 8, 1, 1)"
+        )
+        done = "2026-10-02 00:00:00.000000"
+        with engine.begin() as conn:
+            for o, upline, state, completed, ps, us in (
+                ("o1", "u", "completed", done, None, None),  # both sides due
+                ("o2", "u", "completed", done, "2026-10", None),  # the upline's only
+                ("o3", None, "completed", done, None, None),  # no upline: one side
+                ("o4", "u", "completed", done, "2026-10", "2026-10"),  # settled
+                ("o5", "u", "paid", None, None, None),  # not completed
+                ("o6", "u", "cancelled", None, None, None),
+            ):
+                conn.execute(
+                    text(order),
+                    {"o": o, "u": upline, "s": state, "c": completed, "ps": ps, "us": us},
+                )
+        expected = [
+            ("p", "promoter", "o1"),
+            ("u", "upline", "o1"),
+            ("u", "upline", "o2"),
+            ("p", "promoter", "o3"),
+        ]
+
+        upgrade(engine)
+        assert _due(engine) == expected
+        if backend == "postgresql":  # room on each page for completion and marks in place
+            with engine.connect() as conn:
+                options = conn.execute(
+                    text("SELECT reloptions FROM pg_class WHERE relname = 'orders'")
+                ).scalar_one()
+            assert options == ["fillfactor=85"]
+        command.downgrade(alembic_config(engine), "0002")
+        assert "settlement_due" not in inspect(engine).get_table_names()
+        upgrade(engine)
+        assert _due(engine) == expected

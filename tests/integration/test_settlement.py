@@ -310,3 +310,59 @@ def test_audit_catches_an_order_whose_totals_differ_from_its_lines(
     failed = {c.name: c.detail for c in audit(engine, book).failed()}
     assert list(failed) == ["order_totals_equal_lines"]
     assert "o1" in failed["order_totals_equal_lines"]
+
+
+def _due(engine: Engine, book: str) -> list[tuple[str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT party, side, order_id FROM settlement_due WHERE book = :b ORDER BY 1, 2"),
+            {"b": book},
+        )
+        return [(str(p), str(s), str(o)) for p, s, o in rows]
+
+
+def test_completion_makes_each_side_due_and_settlement_clears_exactly_those(
+    engine: Engine, book: str
+) -> None:
+    ingest_ok(engine, *starter(book))
+    assert _due(engine, book) == []  # paid, not completed: nothing to settle yet
+    ingest_ok(engine, completed(book, "o1", at(60)))
+    assert _due(engine, book) == [("p0", "upline", "o1"), ("p1", "promoter", "o1")]
+    settle(engine, book, "2026-10", now=NOW)
+    assert _due(engine, book) == []
+    assert audit(engine, book).ok
+
+
+def test_a_side_completed_after_the_period_stays_due_for_the_next(
+    engine: Engine, book: str
+) -> None:
+    # Completed on 1 November (Shanghai), after October's end: October leaves it due.
+    ingest_ok(engine, *starter(book), completed(book, "o1", "2026-11-01T00:00:00+08:00"))
+    assert settle(engine, book, "2026-10", now=NOW).amount_minor == 0
+    assert len(_due(engine, book)) == 2
+    assert settle(engine, book, "2026-11", now=NOW).amount_minor > 0
+    assert _due(engine, book) == []
+    assert audit(engine, book).ok
+
+
+@pytest.mark.parametrize(
+    ("tamper", "detail"),
+    [
+        ("DELETE FROM settlement_due WHERE book = :b AND side = 'upline'", "o1/upline due, no row"),
+        (
+            "INSERT INTO settlement_due (book, party, side, order_id, completed_at)"
+            " SELECT book, 'p9', 'promoter', order_id, completed_at FROM orders WHERE book = :b",
+            "o1/promoter not due",
+        ),
+    ],
+)
+def test_audit_catches_due_rows_out_of_step_with_the_orders(
+    engine: Engine, book: str, tamper: str, detail: str
+) -> None:
+    ingest_ok(engine, *starter(book), completed(book, "o1", at(60)))
+    assert audit(engine, book).ok
+    with engine.begin() as conn:
+        conn.execute(text(tamper), {"b": book})
+    failed = {c.name: c.detail for c in audit(engine, book).failed()}
+    assert list(failed) == ["settlement_due_matches_orders"]
+    assert detail in failed["settlement_due_matches_orders"]

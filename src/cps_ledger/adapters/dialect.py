@@ -226,21 +226,65 @@ def update_rows(
     )
 
 
-@cache
-def _unnest_update(
-    dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
-) -> TextClause:
-    quote = dialect.identifier_preparer.quote
-    names = (*key, *columns)
+def delete_rows(
+    conn: Connection, table: Table, keys: Sequence[tuple[Any, ...]], *, key: tuple[str, ...]
+) -> None:
+    """Delete the rows whose ``key`` columns equal one of ``keys`` (stored values), in key
+    order. PostgreSQL: one ``DELETE ... USING unnest(arrays)``. Elsewhere one
+    ``executemany``."""
+    if not keys:
+        return
+    ordered = sorted(keys)
+    if conn.dialect.name == "postgresql":
+        write_statement(
+            conn,
+            _unnest_delete(conn.dialect, table, key),
+            {f"c{i}": array_literal([r[i] for r in ordered]) for i in range(len(key))},
+        )
+        return
+    conn.exec_driver_sql(_delete_sql(conn.dialect, table, key), ordered)
+
+
+def _unnest_keys(dialect: Dialect, table: Table, names: tuple[str, ...]) -> str:
     arrays = ", ".join(
         f"CAST(:c{i} AS {table.c[name].type.compile(dialect=dialect)}[])"
         for i, name in enumerate(names)
     )
     aliases = ", ".join(f"v{i}" for i in range(len(names)))
-    sets = ", ".join(f"{quote(c)} = v.v{len(key) + i}" for i, c in enumerate(columns))
-    where = " AND ".join(f"{quote(table.name)}.{quote(k)} = v.v{i}" for i, k in enumerate(key))
+    return f"unnest({arrays}) AS v({aliases})"
+
+
+def _key_match(dialect: Dialect, table: Table, key: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    return " AND ".join(f"{quote(table.name)}.{quote(k)} = v.v{i}" for i, k in enumerate(key))
+
+
+@cache
+def _unnest_delete(dialect: Dialect, table: Table, key: tuple[str, ...]) -> TextClause:
+    quote = dialect.identifier_preparer.quote
     return text(
-        f"UPDATE {quote(table.name)} SET {sets} FROM unnest({arrays}) AS v({aliases}) WHERE {where}"
+        f"DELETE FROM {quote(table.name)} USING {_unnest_keys(dialect, table, key)}"
+        f" WHERE {_key_match(dialect, table, key)}"
+    )
+
+
+@cache
+def _delete_sql(dialect: Dialect, table: Table, key: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    where = " AND ".join(f"{quote(k)} = {mark}" for k in key)
+    return f"DELETE FROM {quote(table.name)} WHERE {where}"
+
+
+@cache
+def _unnest_update(
+    dialect: Dialect, table: Table, key: tuple[str, ...], columns: tuple[str, ...]
+) -> TextClause:
+    quote = dialect.identifier_preparer.quote
+    sets = ", ".join(f"{quote(c)} = v.v{len(key) + i}" for i, c in enumerate(columns))
+    return text(
+        f"UPDATE {quote(table.name)} SET {sets} FROM {_unnest_keys(dialect, table, (*key, *columns))}"
+        f" WHERE {_key_match(dialect, table, key)}"
     )
 
 

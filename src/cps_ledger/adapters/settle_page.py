@@ -1,24 +1,25 @@
 """SQL of one settlement page: find, lock and mark the orders whose shares it settles.
 
-A page is up to 250 promoters (``PROMOTERS_PER_BATCH``). Its orders are the completed ones
-(before the period's end) with a share of one of them not yet settled: as promoter, or as
-upline. They are locked FOR UPDATE in id order, as refund ingest locks orders, so the two
-never deadlock, and each due side is marked with the period. What comes back is every due
-share with its amount and number of lines, summed per party from the orders' totals: no
-line is read.
+A page is up to 250 promoters (``PROMOTERS_PER_BATCH``). Its orders are those with a row
+in ``settlement_due`` for one of them (as promoter or as upline) that completed before the
+period's end. They are locked FOR UPDATE in id order, as refund ingest locks orders, so the
+two never deadlock; each due side is marked with the period on the order and its due row
+deleted. What comes back is every due share with its amount and number of lines, summed
+per party from the orders' totals: no line is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, select, update
 
 from cps_ledger.adapters.cps_tables import OrderRow
 from cps_ledger.adapters.dialect import id_filters
+from cps_ledger.adapters.settlement_due import PROMOTER, DueSide, due_before, settle_due
 from cps_ledger.adapters.tables import table
 
 ORDERS = table(OrderRow)
@@ -27,8 +28,7 @@ _READ: Final = tuple(
     ORDERS.c[name]
     for name in (
         "order_id",
-        "promoter",
-        "upline",
+        "state",
         "promoter_settled",
         "upline_settled",
         "promoter_minor",
@@ -47,29 +47,6 @@ class SettledShares:
     lines: int
 
 
-def _among(conn: Connection, column: Any, ids: Sequence[str]) -> Any:
-    filters = id_filters(conn, column, ids)
-    return filters[0] if len(filters) == 1 else or_(*filters)
-
-
-def _candidates(conn: Connection, book: str, promoters: Sequence[str], end: datetime) -> Any:
-    # Each side by its own index: one condition with both sides OR-ed together scanned
-    # every order of the book for every page.
-    return [
-        select(ORDERS.c.order_id).where(
-            ORDERS.c.book == book,
-            _among(conn, party, promoters),
-            marker.is_(None),
-            ORDERS.c.state == COMPLETED,
-            ORDERS.c.completed_at < end,
-        )
-        for party, marker in (
-            (ORDERS.c.promoter, ORDERS.c.promoter_settled),
-            (ORDERS.c.upline, ORDERS.c.upline_settled),
-        )
-    ]
-
-
 def settle_page(
     conn: Connection, book: str, period: str, promoters: Sequence[str], end: datetime
 ) -> list[SettledShares]:
@@ -77,24 +54,30 @@ def settle_page(
     each party's total, in party order."""
     if not promoters:
         return []
-    chosen = set(promoters)
+    due = due_before(conn, book, promoters, end)
+    by_order: dict[str, list[tuple[str, str]]] = {}
+    for party, side, order_id in due:
+        by_order.setdefault(order_id, []).append((party, side))
     totals: dict[str, list[int]] = {}
+    settled: list[DueSide] = []
     marks: dict[str, list[str]] = {"promoter_settled": [], "upline_settled": []}
     # Half a million orders pass here in a large run: rows are unpacked by position and
     # summed at once, with no object per order.
-    for order_id, promoter, upline, p_settled, u_settled, p_minor, u_minor, lines in _locked(
-        conn, book, promoters, end
+    for order_id, state, p_settled, u_settled, p_minor, u_minor, lines in _locked(
+        conn, book, by_order
     ):
-        if p_settled is None and promoter in chosen:
-            total = totals.setdefault(promoter, [0, 0])
-            total[0] += p_minor
+        if state != COMPLETED:  # pragma: no cover - a due row is only written on completion
+            raise AssertionError(f"order {order_id} is due for settlement but {state}")
+        for party, side in by_order[order_id]:
+            # Marked already: a concurrent run of this period got the lock first and
+            # settled it; its due row is gone with that run's commit.
+            if (p_settled if side == PROMOTER else u_settled) is not None:
+                continue
+            total = totals.setdefault(party, [0, 0])
+            total[0] += p_minor if side == PROMOTER else u_minor
             total[1] += lines
-            marks["promoter_settled"].append(order_id)
-        if u_settled is None and upline in chosen:
-            total = totals.setdefault(upline, [0, 0])
-            total[0] += u_minor
-            total[1] += lines
-            marks["upline_settled"].append(order_id)
+            marks["promoter_settled" if side == PROMOTER else "upline_settled"].append(order_id)
+            settled.append((party, side, order_id))
     # Marked by id: an UPDATE that found its rows itself would lock them in index order,
     # and joined to the locking read it was planned as a hash join over the whole book.
     for marker, order_ids in marks.items():
@@ -102,28 +85,20 @@ def settle_page(
             conn.execute(
                 update(ORDERS).where(ORDERS.c.book == book, among).values({marker: period})
             )
+    settle_due(conn, book, settled)
     return [SettledShares(p, amount, lines) for p, (amount, lines) in sorted(totals.items())]
 
 
-def _locked(conn: Connection, book: str, promoters: Sequence[str], end: datetime) -> list[Any]:
-    """The candidate orders, locked FOR UPDATE in id order and read as locked.
+def _locked(conn: Connection, book: str, order_ids: Collection[str]) -> list[Any]:
+    """The due orders, locked FOR UPDATE in id order and read as locked.
 
-    Their ids are read first (each side by index scans), then locked by id. Two ways of
-    doing both in one statement were worse: joined to a union of the candidate ids, the
-    recheck after waiting for a concurrent page dropped rows that page had updated (their
-    shares waited a period); as one condition OR-ing both sides, the planner took a bitmap
-    OR of the indexes, and bitmap scans never mark the index entries of versions earlier
-    pages replaced as dead, so every page searched slower than the one before (37 s of
-    searching in a 100,000-promoter run instead of 8). On MariaDB reading first also keeps
-    a locking read from taking locks in index order.
+    Locked by id after the due rows were read, not joined to them: on MariaDB a locking
+    read would otherwise take its locks in the join's order, and a refund locks in id
+    order. A refund that held one of these orders has committed by the time it is read, so
+    the shares read are the ones after that refund.
     """
-    found = {
-        order
-        for side in _candidates(conn, book, promoters, end)
-        for order in conn.execute(side).scalars()
-    }
     rows: list[Any] = []
-    for among in id_filters(conn, ORDERS.c.order_id, found):
+    for among in id_filters(conn, ORDERS.c.order_id, order_ids):
         rows += conn.execute(
             select(*_READ)
             .where(ORDERS.c.book == book, among)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, select, text
+from sqlalchemy import Connection, Engine, and_, func, literal, select, text, union_all
 
-from cps_ledger.adapters.cps_tables import OrderLineRow, OrderRow
+from cps_ledger.adapters.cps_tables import OrderLineRow, OrderRow, SettlementDueRow
 from cps_ledger.adapters.tables import (
     AccountBalanceRow,
     AccountRow,
@@ -29,6 +29,7 @@ ACCOUNTS = table(AccountRow)
 BALANCES = table(AccountBalanceRow)
 LINES = table(OrderLineRow)
 ORDERS = table(OrderRow)
+DUE = table(SettlementDueRow)
 EXAMPLES_MAX = 5
 
 
@@ -210,6 +211,51 @@ def _order_totals(conn: Connection, book: str) -> AuditCheck:
     )
 
 
+def _due_sides(conn: Connection, book: str) -> AuditCheck:
+    # Due rows must be exactly the completed orders' unmarked sides: a missing one would
+    # never be settled, an extra one settled twice.
+    sides = (
+        ("promoter", ORDERS.c.promoter, ORDERS.c.promoter_settled),
+        ("upline", ORDERS.c.upline, ORDERS.c.upline_settled),
+    )
+    owed = union_all(
+        *(
+            select(
+                party.label("party"),
+                literal(side).label("side"),
+                ORDERS.c.order_id,
+                ORDERS.c.completed_at,
+            ).where(
+                ORDERS.c.book == book,
+                ORDERS.c.state == "completed",
+                party.is_not(None),
+                marker.is_(None),
+            )
+            for side, party, marker in sides
+        )
+    ).subquery()
+    stored = select(DUE).where(DUE.c.book == book).subquery()
+    match = and_(
+        owed.c.party == stored.c.party,
+        owed.c.side == stored.c.side,
+        owed.c.order_id == stored.c.order_id,
+        owed.c.completed_at == stored.c.completed_at,
+    )
+    missing = (
+        select(owed.c.order_id, owed.c.side)
+        .select_from(owed.outerjoin(stored, match))
+        .where(stored.c.order_id.is_(None))
+    )
+    extra = (
+        select(stored.c.order_id, stored.c.side)
+        .select_from(stored.outerjoin(owed, match))
+        .where(owed.c.order_id.is_(None))
+    )
+    found = [f"{order}/{side} not due" for order, side in conn.execute(extra)]
+    found += [f"{order}/{side} due, no row" for order, side in conn.execute(missing)]
+    return _check("settlement_due_matches_orders", sorted(found), "due sides out of step")
+
+
 CHECKS: tuple[Callable[[Connection, str], AuditCheck], ...] = (
     _unbalanced_entries,
     _short_entries,
@@ -219,6 +265,7 @@ CHECKS: tuple[Callable[[Connection, str], AuditCheck], ...] = (
     _trial_balance_zero,
     _line_shares,
     _order_totals,
+    _due_sides,
 )
 
 

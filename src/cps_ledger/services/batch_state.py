@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from cps_ledger.adapters import cps_repo as repo
 from cps_ledger.adapters.cps_repo import Promoter, ShareLink
 from cps_ledger.adapters.journal import Journal
+from cps_ledger.adapters.settlement_due import add_due
 from cps_ledger.domain import orders as lifecycle
 from cps_ledger.domain.accounts import PLATFORM_CASH, merchant_receivable
 from cps_ledger.domain.books import Book, RulesVersion
@@ -97,6 +98,7 @@ class BatchState:
         self.new_links: list[ShareLink] = []
         self.new_orders: set[str] = set()
         self.changed_orders: set[str] = set()
+        self.completed_orders: list[str] = []
         self.changed_lines: dict[tuple[str, str], LineState] = {}
         self.refund_rows: list[tuple[str, str, datetime, RefundedLine]] = []
         self._pricing: _Pricing | None = None
@@ -261,6 +263,7 @@ class BatchState:
         """The order is past its return window: estimated money becomes earned."""
         order, postings = lifecycle.complete(self._order(e.order), e.at, self.book.currency)
         self._store(order)
+        self.completed_orders.append(order.order)
         return self._post(key, "order_completed", e.at, postings)
 
     def cancel_order(self, e: OrderCancelled, key: str) -> UUID | None:
@@ -308,4 +311,5 @@ class BatchState:
             (o, ln) for (o, _), ln in sorted(self.changed_lines.items()) if o not in self.new_orders
         ]
         repo.update_orders(self.conn, code, [self.orders[o] for o in existing], lines)
+        add_due(self.conn, code, [self.orders[o] for o in sorted(self.completed_orders)])
         repo.insert_refund_lines(self.conn, code, self.refund_rows)
