@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "book", "party", "side", "order_id", name=op.f("pk_settlement_due")
         ),
+        sqlite_with_rowid=False,
         mysql_engine="InnoDB",
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",

@@ -18,7 +18,8 @@ from cps_ledger.adapters.cps_tables import (
     RefundLineRow,
     ShareLinkRow,
 )
-from cps_ledger.adapters.dialect import id_filters, update_rows
+from cps_ledger.adapters.dialect import id_filters
+from cps_ledger.adapters.keyed_rows import update_rows
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine

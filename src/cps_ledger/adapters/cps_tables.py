@@ -89,7 +89,12 @@ class SettlementDueRow(Base):
     """
 
     __tablename__ = "settlement_due"
-    __table_args__ = _args(PrimaryKeyConstraint("book", "party", "side", "order_id"))
+    # Without a rowid SQLite stores the rows in their key's B-tree, as InnoDB does: a page's
+    # due rows are read and deleted in one tree instead of an index and the table.
+    __table_args__ = (
+        PrimaryKeyConstraint("book", "party", "side", "order_id"),
+        {**_args()[-1], "sqlite_with_rowid": False},
+    )
     book: Mapped[str] = _id()
     party: Mapped[str] = _id()
     side: Mapped[str] = mapped_column(text_column(8))

@@ -85,7 +85,7 @@ def settle_page(
             conn.execute(
                 update(ORDERS).where(ORDERS.c.book == book, among).values({marker: period})
             )
-    settle_due(conn, book, settled)
+    settle_due(conn, book, promoters, settled)
     return [SettledShares(p, amount, lines) for p, (amount, lines) in sorted(totals.items())]
 
 

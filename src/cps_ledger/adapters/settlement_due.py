@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, select
 
 from cps_ledger.adapters.bulk import insert_rows, stored_utc
 from cps_ledger.adapters.cps_tables import SettlementDueRow
-from cps_ledger.adapters.dialect import delete_rows, id_filters
+from cps_ledger.adapters.dialect import id_filters
+from cps_ledger.adapters.keyed_rows import delete_rows
 from cps_ledger.adapters.tables import table
 from cps_ledger.domain.orders import Order
 
@@ -55,6 +56,17 @@ def due_before(conn: Connection, book: str, parties: Sequence[str], end: datetim
     return found
 
 
-def settle_due(conn: Connection, book: str, sides: Sequence[DueSide]) -> None:
-    """Delete the due rows of ``sides``: the caller has just marked them settled."""
-    delete_rows(conn, DUE, [(book, *s) for s in sides], key=_KEY)
+def settle_due(
+    conn: Connection, book: str, parties: Sequence[str], sides: Sequence[DueSide]
+) -> None:
+    """Delete the due rows of ``sides`` (of ``parties``): the caller has just marked them."""
+    if conn.dialect.name == "postgresql":
+        delete_rows(conn, DUE, [(book, *s) for s in sides], key=_KEY)
+        return
+    # MariaDB's driver sends a DELETE's executemany one row at a time. By party and order
+    # instead: an order's other side, if due, belongs to a party of another page, and a
+    # row due since the rows were read is of an order not locked here, so neither goes.
+    orders = [order for _, _, order in sides]
+    for among_orders in id_filters(conn, DUE.c.order_id, orders):
+        for among_parties in id_filters(conn, DUE.c.party, parties):
+            conn.execute(delete(DUE).where(DUE.c.book == book, among_parties, among_orders))
