@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,16 @@ def _fresh_url(backend: str, tmp_path: Path, stack: ExitStack) -> URL:
     return stack.enter_context(temporary_database(backend, migrate=False))
 
 
+@contextmanager
+def _database_at(backend: str, tmp_path: Path, revision: str) -> Iterator[Engine]:
+    """A fresh database of ``backend`` migrated up to ``revision``, dropped afterwards."""
+    with ExitStack() as stack:
+        engine = make_engine(_fresh_url(backend, tmp_path, stack))
+        stack.callback(engine.dispose)
+        upgrade(engine, revision)
+        yield engine
+
+
 def _markers(engine: Engine, table: str) -> list[tuple[str, str | None, str | None]]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -54,10 +65,7 @@ def _markers(engine: Engine, table: str) -> list[tuple[str, str | None, str | No
 def test_settlement_markers_move_from_lines_to_orders_and_back(
     backend: str, tmp_path: Path
 ) -> None:
-    with ExitStack() as stack:
-        engine = make_engine(_fresh_url(backend, tmp_path, stack))
-        stack.callback(engine.dispose)
-        upgrade(engine, "0001")
+    with _database_at(backend, tmp_path, "0001") as engine:
         order = (
             "INSERT INTO orders (book, order_id, link, promoter, upline, state, rules_version,"
             " paid_at, completed_at, cancelled_at) VALUES ('b', :o, 'L', 'p', 'u', 'completed',"
@@ -102,10 +110,7 @@ def _due(engine: Engine) -> list[tuple[str, str, str]]:
 
 
 def test_unsettled_sides_of_completed_orders_become_due_rows(backend: str, tmp_path: Path) -> None:
-    with ExitStack() as stack:
-        engine = make_engine(_fresh_url(backend, tmp_path, stack))
-        stack.callback(engine.dispose)
-        upgrade(engine, "0002")
+    with _database_at(backend, tmp_path, "0002") as engine:
         order = (
             "INSERT INTO orders (book, order_id, link, promoter, upline, state, rules_version,"
             " paid_at, completed_at, cancelled_at, promoter_settled, upline_settled,"
