@@ -18,6 +18,11 @@ WRITE_BEHIND_LOCK_WAIT_MS: Final = 1000
 batch and the next, decided beside it, are then rolled back and run one after the other
 (services/ingest_pipeline.py)."""
 
+EVENTS_PER_GIL_YIELD: Final = 32
+"""Events decided, or lines parsed, between two moments where ingest lets a thread waiting
+for the GIL take it (:func:`cps_ledger.tuning.yield_gil`): a microsecond each when no
+thread waits."""
+
 BULK_SWITCH_INTERVAL_S: Final = 0.001
 """How often threads switch inside :func:`cps_ledger.bulk_work` (Python's default: 5 ms):
 ingest's writer thread gets the GIL back sooner after each wait for the server."""

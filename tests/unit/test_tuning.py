@@ -11,6 +11,7 @@ import pytest
 
 from cps_ledger import bulk_work
 from cps_ledger.limits import BULK_GC_THRESHOLD, BULK_SWITCH_INTERVAL_S
+from cps_ledger.tuning import yield_gil
 
 TUNED = (BULK_GC_THRESHOLD, 50, 100)
 HOST = (1234, 11, 12)
@@ -87,3 +88,28 @@ def test_what_the_host_froze_itself_stays_frozen() -> None:
         pass
     assert gc.get_threshold() == HOST
     assert gc.get_freeze_count() >= frozen
+
+
+def test_yield_gil_lets_a_waiting_thread_run_and_changes_no_setting() -> None:
+    # With a switch interval of a minute, the other thread gets the GIL back from this
+    # one's pure-Python loop only if the loop hands it over.
+    sys.setswitchinterval(60.0)
+    go, ran = threading.Event(), threading.Event()
+
+    def other() -> None:
+        go.wait()
+        ran.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    go.set()
+    for _ in range(100_000):
+        if ran.is_set():
+            break
+        yield_gil()
+    handed_over = ran.is_set()  # before join(), which would hand it over in any case
+    sys.setswitchinterval(HOST_INTERVAL)
+    thread.join()
+    assert handed_over
+    assert gc.get_threshold() == HOST
+    assert gc.get_freeze_count() == 0

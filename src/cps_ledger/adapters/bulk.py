@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Dialect, Executable, Table, insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from cps_ledger.adapters.types import naive_utc
+from cps_ledger.tuning import yield_gil
 
 
 def stored_utc(value: datetime) -> str:
@@ -64,6 +65,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]])
     statement = _copy_sql(conn.dialect, table)
     if (deferred := conn.info.get(_DEFERRED)) is not None:
         deferred.append(_Copy(statement, _copy_data(conn, rows)))
+        yield_gil()  # formatting a table's rows is long: let the writer thread in between
         return
     _send_copy(conn, statement, rows)
 

@@ -40,10 +40,11 @@ from cps_ledger.errors import (
     InvalidEventError,
     UnknownBookError,
 )
-from cps_ledger.limits import EVENTS_PER_TRANSACTION
+from cps_ledger.limits import EVENTS_PER_GIL_YIELD, EVENTS_PER_TRANSACTION
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
 from cps_ledger.services.uow import UnitOfWork, transact
+from cps_ledger.tuning import yield_gil
 
 
 class Status(StrEnum):
@@ -204,7 +205,9 @@ def _decide_book(
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
     keys: list[KeyRecord] = []
     outcomes: list[Outcome] = []
-    for item, key in keyed:
+    for done, (item, key) in enumerate(keyed, start=1):
+        if done % EVENTS_PER_GIL_YIELD == 0:
+            yield_gil()  # the writer thread may be back from the server (finding 33)
         digest = item.payload_digest()
         original = stored[key].digest if key in stored else accepted.get(key)
         if original is not None:
@@ -250,6 +253,8 @@ def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Submitted |
     for number, line in lines:
         if (item := parse_line(number, line)) is not None:
             yield item
+        if number % EVENTS_PER_GIL_YIELD == 0:
+            yield_gil()
 
 
 def _result_json(entry_id: UUID | None) -> str:
