@@ -78,13 +78,17 @@ def bulk_work() -> Iterator[None]:
 
 
 def yield_gil() -> None:
-    """Let a thread that waits for the GIL take it now, not when the switch interval ends.
+    """Let another thread that waits for the GIL take it now, not when the switch interval
+    ends; do nothing in a process with one thread.
 
     Ingest's writer thread waits for the server a dozen times per batch, then for the GIL,
     which the thread deciding the next batch holds in pure Python until the interval
-    (5 ms by default) runs out and the writer forces a switch. Sleeping for no time
-    releases the GIL and lets the waiting thread in at once: in a default process ingest
-    went from 6,828-7,118 to 8,983-9,031 paid orders/s (docs/performance.md, finding 33).
-    With no thread waiting it costs about a microsecond.
+    (5 ms by default) runs out and the writer forces a switch. ``time.sleep(0)`` releases
+    the GIL and sleeps for the kernel's timer slack (50-75 µs on Linux), long enough for
+    the waiting thread to take it: in a default process ingest went from 6,828-7,118 to
+    8,208-9,031 paid orders/s (docs/performance.md, finding 33). ``os.sched_yield()``
+    costs 0.2 µs but hands nothing over: the yielding thread takes the GIL straight back.
+    With one thread there is nobody to hand it to, and the sleep would only cost time.
     """
-    time.sleep(0)
+    if threading.active_count() > 1:
+        time.sleep(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -113,3 +114,15 @@ def test_yield_gil_lets_a_waiting_thread_run_and_changes_no_setting() -> None:
     assert handed_over
     assert gc.get_threshold() == HOST
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize(("threads", "sleeps"), [(1, []), (2, [0])])
+def test_yield_gil_sleeps_only_when_another_thread_could_take_it(
+    monkeypatch: pytest.MonkeyPatch, threads: int, sleeps: list[float]
+) -> None:
+    # The sleep costs the timer slack (tens of µs): a process of one thread never pays it.
+    slept: list[float] = []
+    monkeypatch.setattr(threading, "active_count", lambda: threads)
+    monkeypatch.setattr(time, "sleep", slept.append)
+    yield_gil()
+    assert slept == sleeps
