@@ -86,7 +86,7 @@ def yield_gil() -> None:
     (5 ms by default) runs out and the writer forces a switch. ``time.sleep(0)`` releases
     the GIL and sleeps for the kernel's timer slack (50-75 µs on Linux), long enough for
     the waiting thread to take it: in a default process ingest went from 6,828-7,118 to
-    8,208-9,031 paid orders/s (docs/performance.md, finding 33). ``os.sched_yield()``
+    9,340-9,905 paid orders/s (docs/performance.md, finding 33). ``os.sched_yield()``
     costs 0.2 µs but hands nothing over: the yielding thread takes the GIL straight back.
     With one thread there is nobody to hand it to, and the sleep would only cost time.
     """
