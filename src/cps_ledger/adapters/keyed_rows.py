@@ -1,7 +1,7 @@
 """Set or delete existing rows by their key, a batch at a time.
 
 PostgreSQL: one statement joined to ``unnest`` of one array per key column, whatever the
-number of rows. Elsewhere an ``executemany`` of the one-row statement. Rows go in key
+number of rows. Elsewhere updates are an ``executemany`` of the one-row statement. Rows go in key
 order, so that concurrent transactions lock them in one order and cannot deadlock.
 """
 
@@ -55,20 +55,19 @@ def update_rows(
 def delete_rows(
     conn: Connection, table: Table, keys: Sequence[tuple[Any, ...]], *, key: tuple[str, ...]
 ) -> None:
-    """Delete the rows whose ``key`` columns equal one of ``keys`` (stored values), in key
-    order. PostgreSQL: one ``DELETE ... USING unnest(arrays)``. Elsewhere one
-    ``executemany``."""
+    """Delete the rows whose ``key`` columns equal one of ``keys`` (stored values): one
+    ``DELETE ... USING unnest(arrays)``, on PostgreSQL only. Elsewhere a per-row
+    ``executemany`` is what PyMySQL would send one row at a time, so callers delete by
+    ``IN`` lists there (``settlement_due.settle_due``)."""
+    if conn.dialect.name != "postgresql":
+        raise NotImplementedError("keyed deletes are built for PostgreSQL's unnest")
     if not keys:
         return
-    ordered = sorted(keys)
-    if conn.dialect.name == "postgresql":
-        write_statement(
-            conn,
-            _unnest_delete(conn.dialect, table, key),
-            {f"c{i}": array_literal([r[i] for r in ordered]) for i in range(len(key))},
-        )
-        return
-    conn.exec_driver_sql(_delete_sql(conn.dialect, table, key), ordered)
+    write_statement(
+        conn,
+        _unnest_delete(conn.dialect, table, key),
+        {f"c{i}": array_literal([r[i] for r in sorted(keys)]) for i in range(len(key))},
+    )
 
 
 def _unnest_keys(dialect: Dialect, table: Table, names: tuple[str, ...]) -> str:
@@ -92,14 +91,6 @@ def _unnest_delete(dialect: Dialect, table: Table, key: tuple[str, ...]) -> Text
         f"DELETE FROM {quote(table.name)} USING {_unnest_keys(dialect, table, key)}"
         f" WHERE {_key_match(dialect, table, key)}"
     )
-
-
-@cache
-def _delete_sql(dialect: Dialect, table: Table, key: tuple[str, ...]) -> str:
-    quote = dialect.identifier_preparer.quote
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    where = " AND ".join(f"{quote(k)} = {mark}" for k in key)
-    return f"DELETE FROM {quote(table.name)} WHERE {where}"
 
 
 @cache
