@@ -77,9 +77,27 @@ def bulk_work() -> Iterator[None]:
                     gc.unfreeze()
 
 
+_writers = 0
+"""Threads writing an ingest batch now (services/ingest_pipeline.py)."""
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark a stretch in which this thread writes a batch while another decides the next:
+    :func:`yield_gil` hands the GIL over only then."""
+    global _writers  # noqa: PLW0603  (a count shared by threads, like the GIL itself)
+    with _lock:
+        _writers += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _writers -= 1
+
+
 def yield_gil() -> None:
-    """Let another thread that waits for the GIL take it now, not when the switch interval
-    ends; do nothing in a process with one thread.
+    """Let a thread writing a batch take the GIL now, not when the switch interval ends;
+    do nothing while none is writing.
 
     Ingest's writer thread waits for the server a dozen times per batch, then for the GIL,
     which the thread deciding the next batch holds in pure Python until the interval
@@ -88,7 +106,9 @@ def yield_gil() -> None:
     the waiting thread to take it: in a default process ingest went from 6,828-7,118 to
     9,340-9,905 paid orders/s (docs/performance.md, finding 33). ``os.sched_yield()``
     costs 0.2 µs but hands nothing over: the yielding thread takes the GIL straight back.
-    With one thread there is nobody to hand it to, and the sleep would only cost time.
+    While no batch is being written (one thread, or the writer done before the next
+    batch is decided: a third of the calls) there is nobody to hand it to, and the sleep
+    would only cost time (finding 34).
     """
-    if threading.active_count() > 1:
+    if _writers:
         time.sleep(0)

@@ -7,12 +7,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 
 from cps_ledger import bulk_work
 from cps_ledger.limits import BULK_GC_THRESHOLD, BULK_SWITCH_INTERVAL_S
-from cps_ledger.tuning import yield_gil
+from cps_ledger.tuning import writing, yield_gil
 
 TUNED = (BULK_GC_THRESHOLD, 50, 100)
 HOST = (1234, 11, 12)
@@ -104,11 +105,12 @@ def test_yield_gil_lets_a_waiting_thread_run_and_changes_no_setting() -> None:
     thread = threading.Thread(target=other)
     thread.start()
     go.set()
-    for _ in range(100_000):
-        if ran.is_set():
-            break
-        yield_gil()
-    handed_over = ran.is_set()  # before join(), which would hand it over in any case
+    with writing():  # as the writer thread marks its stretch of sends
+        for _ in range(100_000):
+            if ran.is_set():
+                break
+            yield_gil()
+        handed_over = ran.is_set()  # before join(), which would hand it over in any case
     sys.setswitchinterval(HOST_INTERVAL)
     thread.join()
     assert handed_over
@@ -116,13 +118,16 @@ def test_yield_gil_lets_a_waiting_thread_run_and_changes_no_setting() -> None:
     assert gc.get_freeze_count() == 0
 
 
-@pytest.mark.parametrize(("threads", "sleeps"), [(1, []), (2, [0])])
-def test_yield_gil_sleeps_only_when_another_thread_could_take_it(
-    monkeypatch: pytest.MonkeyPatch, threads: int, sleeps: list[float]
+@pytest.mark.parametrize(("writers", "sleeps"), [(0, []), (1, [0]), (2, [0])])
+def test_yield_gil_sleeps_only_while_a_batch_is_being_written(
+    monkeypatch: pytest.MonkeyPatch, writers: int, sleeps: list[float]
 ) -> None:
-    # The sleep costs the timer slack (tens of µs): a process of one thread never pays it.
+    # The sleep costs the timer slack (tens of µs): nobody writing, nobody is handed the GIL.
     slept: list[float] = []
-    monkeypatch.setattr(threading, "active_count", lambda: threads)
     monkeypatch.setattr(time, "sleep", slept.append)
-    yield_gil()
+    with ExitStack() as stack:
+        for _ in range(writers):
+            stack.enter_context(writing())
+        yield_gil()
+    yield_gil()  # every writer done
     assert slept == sleeps

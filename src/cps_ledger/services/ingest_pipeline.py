@@ -47,6 +47,7 @@ from cps_ledger.domain.events import (
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
 from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
 from cps_ledger.services.uow import UnitOfWork
+from cps_ledger.tuning import writing
 
 Chunk = list[Submitted | Outcome]
 CONNECTIONS_PER_INGEST: Final = 2
@@ -252,7 +253,8 @@ def _write(batch: _Batch) -> None:
     """In the writer thread: write and commit, then give the connection back."""
     conn = batch.uow.conn
     try:
-        batch.writes.run(conn)
-        batch.uow.commit()
+        with writing():
+            batch.writes.run(conn)
+            batch.uow.commit()
     finally:
         batch.uow.__exit__(None, None, None)
