@@ -13,8 +13,9 @@ from typing import Any, Final
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, cast, func, select
 
-from cps_ledger.adapters.bulk import insert_rows, stored_utc, stored_uuid
+from cps_ledger.adapters.bulk import insert_rows
 from cps_ledger.adapters.dialect import add_to_counters, id_filters, insert_missing
+from cps_ledger.adapters.journal_rows import JournalRows
 from cps_ledger.adapters.tables import (
     BALANCE_SHARDS,
     AccountBalanceRow,
@@ -129,31 +130,24 @@ class Journal:
 
         One bulk statement per table, whatever the number of entries.
         """
-        book = self.book
-        stamp = stored_utc(datetime.now(UTC))
-        insert_rows(self.conn, KEYS, [(book, k.key, k.digest, k.result_json, stamp) for k in keys])
-        if not entries:
-            return
-        entry_rows: list[tuple[Any, ...]] = []
-        posting_rows: list[tuple[Any, ...]] = []
-        deltas: dict[tuple[str, str], list[int]] = {}
+        rows = JournalRows(self.book, datetime.now(UTC))
         for entry in entries:
-            if entry.book != book:
-                raise AssertionError(f"entry of book {entry.book!r} in journal of {book!r}")
-            at = stored_utc(entry.effective_at)
-            entry_id = stored_uuid(entry.id)
-            entry_rows.append((book, entry_id, entry.key, entry.kind, at, stamp, entry.memo))
-            for seq, p in enumerate(entry.postings):
-                account, currency, amount = p.account, p.currency, p.amount_minor
-                posting_rows.append((book, entry_id, seq, account, currency, amount, at))
-                if (delta := deltas.get((account, currency))) is None:
-                    deltas[(account, currency)] = [amount, 1]
-                else:
-                    delta[0] += amount
-                    delta[1] += 1
-        self._open_accounts(sorted(deltas))
-        insert_rows(self.conn, ENTRIES, entry_rows)
-        insert_rows(self.conn, POSTINGS, posting_rows)
+            rows.add_entry(entry)
+        for k in keys:
+            rows.add_key(k.key, k.digest, k.result_json)
+        self.write(rows)
+
+    def write(self, rows: JournalRows) -> None:
+        """Write rows built with :class:`JournalRows` (see :meth:`append`)."""
+        if rows.book != self.book:
+            raise AssertionError(f"rows of book {rows.book!r} in journal of {self.book!r}")
+        book = self.book
+        insert_rows(self.conn, KEYS, rows.keys)
+        if not rows.entries:
+            return
+        self._open_accounts(sorted(rows.amounts))
+        insert_rows(self.conn, ENTRIES, rows.entries)
+        insert_rows(self.conn, POSTINGS, rows.postings)
         # Hot accounts (the platform's, merchants') take one random shard per transaction:
         # concurrent writers mostly land on different counter rows instead of queueing on
         # one. A promoter's accounts take this thread's own shard: the rare writer it
@@ -170,9 +164,9 @@ class Journal:
                     "account": account,
                     "shard": mine if account.startswith(PROMOTER_PREFIX) else shard,
                     "balance_minor": amount,
-                    "postings": count,
+                    "postings": rows.counts[account, currency],
                 }
-                for (account, _currency), (amount, count) in deltas.items()
+                for (account, currency), amount in rows.amounts.items()
             ],
             key=("book", "account", "shard"),
             increments=("balance_minor", "postings"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import Connection
@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from cps_ledger.adapters import cps_repo as repo
 from cps_ledger.adapters.cps_repo import Promoter, ShareLink
 from cps_ledger.adapters.journal import Journal
+from cps_ledger.adapters.journal_rows import JournalRows
 from cps_ledger.adapters.settlement_due import add_due
 from cps_ledger.domain import orders as lifecycle
 from cps_ledger.domain.accounts import PLATFORM_CASH, merchant_receivable
@@ -93,7 +94,8 @@ class BatchState:
     receivables: dict[str, int]
 
     def __post_init__(self) -> None:
-        self.entries: list[Entry] = []
+        # Rows at once, not entries kept until the write (finding 34).
+        self.journal_rows = JournalRows(self.book.code, datetime.now(UTC))
         self.new_promoters: list[Promoter] = []
         self.new_links: list[ShareLink] = []
         self.new_orders: set[str] = set()
@@ -148,7 +150,7 @@ class BatchState:
         entry = Entry(
             book=self.book.code, key=key, kind=kind, effective_at=at, postings=tuple(postings)
         )
-        self.entries.append(entry)
+        self.journal_rows.add_entry(entry)
         for p in postings:
             if p.account in self.receivables:
                 self.receivables[p.account] += p.amount_minor

@@ -18,7 +18,7 @@ from uuid import UUID
 from sqlalchemy import Engine
 
 from cps_ledger.adapters.dialect import plan_each_statement
-from cps_ledger.adapters.journal import Journal, KeyRecord
+from cps_ledger.adapters.journal import Journal
 from cps_ledger.domain.events import (
     Event,
     MerchantPayment,
@@ -161,13 +161,13 @@ class Decided:
     writes that make them true once committed."""
 
     outcomes: list[Outcome]
-    writes: list[tuple[BatchState, Journal, list[KeyRecord]]]
+    writes: list[tuple[BatchState, Journal]]
 
     def write(self) -> None:
         """Write every book's rows (set-based, one statement or COPY per table)."""
-        for state, journal, keys in self.writes:
+        for state, journal in self.writes:
             state.write()
-            journal.append(state.entries, keys)
+            journal.write(state.journal_rows)
 
 
 def decide(uow: UnitOfWork, batch: Sequence[Submitted]) -> Decided:
@@ -178,7 +178,7 @@ def decide(uow: UnitOfWork, batch: Sequence[Submitted]) -> Decided:
     for index, item in enumerate(batch):
         by_book.setdefault(item.event.book, []).append(index)
     outcomes: list[Outcome | None] = [None] * len(batch)
-    writes: list[tuple[BatchState, Journal, list[KeyRecord]]] = []
+    writes: list[tuple[BatchState, Journal]] = []
     for book_code, indexes in by_book.items():
         decided = _decide_book(uow, book_code, [batch[i] for i in indexes], writes)
         for index, outcome in zip(indexes, decided, strict=True):
@@ -190,22 +190,26 @@ def _decide_book(
     uow: UnitOfWork,
     book_code: str,
     items: Sequence[Submitted],
-    writes: list[tuple[BatchState, Journal, list[KeyRecord]]],
+    writes: list[tuple[BatchState, Journal]],
 ) -> list[Outcome]:
-    keyed = [(item, idempotency_key(item.event)) for item in items]
+    # Keys in a list of their own, not paired with their items: a thousand pairs would live
+    # through the batch into the collector's old generation (finding 34).
+    keys = [idempotency_key(item.event) for item in items]
     try:
         book = load_book(uow.conn, book_code)
     except UnknownBookError as exc:
-        return [Outcome(item.position, key, Status.REJECTED, exc) for item, key in keyed]
+        return [
+            Outcome(item.position, key, Status.REJECTED, exc)
+            for item, key in zip(items, keys, strict=True)
+        ]
     journal = Journal(uow.conn, book_code)
     # Lock the touched orders before reading the keys: a concurrent batch that completed the
     # same order has then committed its key too, and this one sees a replay, not a refusal.
-    state = BatchState.load(uow.conn, book, [item.event for item, _ in keyed])
-    stored = journal.stored_keys(key for _, key in keyed)
+    state = BatchState.load(uow.conn, book, [item.event for item in items])
+    stored = journal.stored_keys(keys)
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
-    keys: list[KeyRecord] = []
     outcomes: list[Outcome] = []
-    for done, (item, key) in enumerate(keyed, start=1):
+    for done, (item, key) in enumerate(zip(items, keys, strict=True), start=1):
         if done % EVENTS_PER_GIL_YIELD == 0:
             yield_gil()  # the writer thread may be back from the server (finding 33)
         digest = item.payload_digest()
@@ -223,9 +227,9 @@ def _decide_book(
             outcomes.append(Outcome(item.position, key, Status.REJECTED, exc))
             continue
         accepted[key] = digest
-        keys.append(KeyRecord(key, digest, _result_json(entry_id)))
+        state.journal_rows.add_key(key, digest, _result_json(entry_id))
         outcomes.append(Outcome(item.position, key, Status.APPLIED))
-    writes.append((state, journal, keys))
+    writes.append((state, journal))
     return outcomes
 
 

@@ -1,0 +1,60 @@
+"""A batch's journal rows, built entry by entry as the batch is decided.
+
+Ingest decides a thousand events before it writes any. Kept as :class:`Entry` and
+:class:`Posting` objects until then, an order's entry lived through several young
+collections and was promoted to the collector's old generation (about six tracked objects
+per paid order), where each promotion brings the next full collection, a walk of every
+object the process holds, a little closer. Turned into rows of strings and numbers at once,
+the objects die young and the rows are tuples the collector stops tracking at its first
+look (docs/performance.md, finding 34).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from cps_ledger.adapters.bulk import stored_utc, stored_uuid
+from cps_ledger.domain.entries import Entry
+
+Row = tuple[Any, ...]
+
+
+class JournalRows:
+    """The rows of one book's entries, postings and keys, and the balance each account moves.
+
+    Amounts and counts are kept in two dicts of numbers, not a list per account: a dict of
+    numbers keyed by tuples of strings is one object to the collector, a list per account
+    is one more per account.
+    """
+
+    def __init__(self, book: str, recorded_at: datetime) -> None:
+        self.book = book
+        self.stamp = stored_utc(recorded_at)
+        self.entries: list[Row] = []
+        self.postings: list[Row] = []
+        self.keys: list[Row] = []
+        self.amounts: dict[tuple[str, str], int] = {}
+        """Net amount per (account, currency)."""
+        self.counts: dict[tuple[str, str], int] = {}
+        """Postings per (account, currency)."""
+
+    def add_entry(self, entry: Entry) -> None:
+        """The rows of ``entry`` (checked balanced when it was made)."""
+        book = self.book
+        if entry.book != book:
+            raise AssertionError(f"entry of book {entry.book!r} in journal of {book!r}")
+        at = stored_utc(entry.effective_at)
+        entry_id = stored_uuid(entry.id)
+        self.entries.append((book, entry_id, entry.key, entry.kind, at, self.stamp, entry.memo))
+        amounts, counts = self.amounts, self.counts
+        for seq, p in enumerate(entry.postings):
+            account, currency, amount = p.account, p.currency, p.amount_minor
+            self.postings.append((book, entry_id, seq, account, currency, amount, at))
+            touched = (account, currency)
+            amounts[touched] = amounts.get(touched, 0) + amount
+            counts[touched] = counts.get(touched, 0) + 1
+
+    def add_key(self, key: str, digest: str, result_json: str) -> None:
+        """An idempotency key, stored with the entries of the command that used it."""
+        self.keys.append((self.book, key, digest, result_json, self.stamp))
