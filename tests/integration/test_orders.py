@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import Engine
+from typing import Any
 
+import pytest
+from sqlalchemy import Engine, select
+
+from cps_ledger.adapters.cps_repo import LINES, ORDERS, REFUND_LINES
+from cps_ledger.domain.events import parse_event
 from cps_ledger.errors import (
     IdempotencyConflictError,
     LinkOfAnotherBookError,
@@ -18,7 +22,7 @@ from cps_ledger.errors import (
     UplineError,
 )
 from cps_ledger.services.audit import audit
-from cps_ledger.services.ingest import Status
+from cps_ledger.services.ingest import Status, Submitted, ingest
 from cps_ledger.services.ledger import account_balance, trial_balance
 from tests.integration.test_ledger_core import row_counts
 from tests.support.books import at, make_book, run, starter
@@ -275,3 +279,48 @@ def test_merchant_payments_are_checked_against_the_receivable_owed_now(
         },
     )
     assert bal(engine, book, "merchant:m1:receivable") == -3980  # a credit owed back
+
+
+def _stored_orders(engine: Engine, book: str) -> list[tuple[object, ...]]:
+    """Every order, line and refund line of ``book`` (without the book), in key order."""
+    with engine.connect() as conn:
+        return [
+            tuple(row)[1:]
+            for t in (ORDERS, LINES, REFUND_LINES)
+            for row in conn.execute(
+                select(t).where(t.c.book == book).order_by(*t.primary_key.columns)
+            )
+        ]
+
+
+def test_orders_paid_and_changed_in_one_batch_are_stored_as_event_by_event(
+    engine: Engine, book_code: str
+) -> None:
+    # A batch keeps an order it paid as rows and rebuilds it when a later event of the same
+    # batch touches it (finding 34): what it stores must be what separate batches store.
+    together, apart = (make_book(engine, f"{book_code}{side}") for side in ("t", "a"))
+
+    def stream(book: str) -> list[dict[str, Any]]:
+        paid = starter(book)[-1]
+        refund = {"type": "refund", "book": book, "order": "o1", "at": at(10)}
+        return [
+            *starter(book),
+            {**paid, "order": "o2", "paid_at": at(4)},
+            {**refund, "refund": "r1", "lines": [{"line": "1", "amount_minor": 5000}]},
+            {"type": "order_completed", "book": book, "order": "o1", "at": at(60)},
+            {**refund, "refund": "r2", "at": at(61), "lines": [{"line": "2", "amount_minor": 1}]},
+            {"type": "order_cancelled", "book": book, "order": "o2", "at": at(62)},
+        ]
+
+    def items(book: str) -> list[Submitted]:
+        return [Submitted(i, parse_event(e), e) for i, e in enumerate(stream(book), start=1)]
+
+    one_batch = list(ingest(engine, items(together)))
+    one_each = list(ingest(engine, items(apart), batch_size=1))
+    assert [o.status for o in one_batch] == [Status.APPLIED] * 9
+    assert [o.status for o in one_each] == [Status.APPLIED] * 9
+    assert _stored_orders(engine, together) == _stored_orders(engine, apart)
+    assert trial_balance(engine, together).by_account() == (
+        trial_balance(engine, apart).by_account()
+    )
+    assert audit(engine, together).ok

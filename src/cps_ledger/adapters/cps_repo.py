@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Connection, select
 
@@ -20,11 +20,10 @@ from cps_ledger.adapters.cps_tables import (
 )
 from cps_ledger.adapters.dialect import id_filters
 from cps_ledger.adapters.keyed_rows import update_rows
+from cps_ledger.adapters.order_rows import StoredOrder, line_state, order_of, totals, utc_or_none
 from cps_ledger.adapters.tables import AccountRow, table
-from cps_ledger.domain.commission import LineTerms, Shares
-from cps_ledger.domain.orders import LineState, Order, OrderState, RefundedLine
+from cps_ledger.domain.orders import LineState, Order, RefundedLine
 from cps_ledger.domain.records import quick_init
-from cps_ledger.domain.splits import SplitWeights
 
 PROMOTERS = table(PromoterRow)
 LINKS = table(ShareLinkRow)
@@ -124,50 +123,6 @@ def lock_accounts(conn: Connection, book: str, codes: Iterable[str]) -> None:
         ).all()
 
 
-def _line_state(r: Any) -> LineState:
-    # Unpacked by position (the table's column order): the lines of every order a batch
-    # touches pass here, and attribute look-ups on a row cost more than the objects built.
-    (
-        _book,
-        _order,
-        line,
-        merchant,
-        sku,
-        category,
-        quantity,
-        amount,
-        refunded,
-        _promoter,
-        _upline,
-        rule,
-        rule_version,
-        rate,
-        cap,
-        weight_promoter,
-        weight_upline,
-        weight_platform,
-        explanation,
-        commission,
-        promoter_share,
-        upline_share,
-        platform_share,
-    ) = r
-    weights = SplitWeights(weight_promoter, weight_upline, weight_platform)
-    terms = LineTerms(rule, rule_version, rate, cap, amount, weights, explanation)
-    shares = Shares(commission, promoter_share, upline_share, platform_share)
-    return LineState(
-        line,
-        merchant,
-        sku,
-        category,
-        quantity,
-        amount,
-        terms,
-        refunded,
-        shares,
-    )
-
-
 def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) -> dict[str, Order]:
     """Orders with their lines; ``lock`` takes their rows FOR UPDATE in id order."""
     found: dict[str, Order] = {}
@@ -186,27 +141,10 @@ def load_orders(conn: Connection, book: str, ids: Iterable[str], *, lock: bool) 
                 .order_by(LINES.c.order_id, LINES.c.line)
             ).all()
             for lr in line_rows:
-                lines[lr.order_id].append(_line_state(lr))
+                lines[lr.order_id].append(line_state(lr))
         for r in rows:
-            found[r.order_id] = Order(
-                order=r.order_id,
-                link=r.link,
-                promoter=r.promoter,
-                upline=r.upline,
-                state=OrderState(r.state),
-                rules_version=r.rules_version,
-                paid_at=r.paid_at,
-                completed_at=r.completed_at,
-                cancelled_at=r.cancelled_at,
-                lines=tuple(lines[r.order_id]),
-                promoter_settled=r.promoter_settled,
-                upline_settled=r.upline_settled,
-            )
+            found[r.order_id] = order_of(r, lines[r.order_id])
     return found
-
-
-def _utc(value: datetime | None) -> str | None:
-    return None if value is None else stored_utc(value)
 
 
 def insert_promoters(conn: Connection, book: str, promoters: Sequence[Promoter]) -> None:
@@ -227,69 +165,11 @@ def insert_links(conn: Connection, book: str, links: Sequence[ShareLink]) -> Non
     )
 
 
-def _line_row(book: str, o: Order, ln: LineState) -> tuple[Any, ...]:
-    t, w, sh = ln.terms, ln.terms.weights, ln.shares
-    return (
-        book,
-        o.order,
-        ln.line,
-        ln.merchant,
-        ln.sku,
-        ln.category,
-        ln.quantity,
-        ln.amount_minor,
-        ln.refunded_minor,
-        o.promoter,
-        o.upline,
-        t.rule,
-        t.rule_version,
-        str(t.rate),
-        t.cap_minor,
-        str(w.promoter),
-        str(w.upline),
-        str(w.platform),
-        t.explanation[:512],
-        sh.commission_minor,
-        sh.promoter_minor,
-        sh.upline_minor,
-        sh.platform_minor,
-    )
-
-
-def insert_orders(conn: Connection, book: str, orders: Sequence[Order]) -> None:
-    """Store new orders and their lines: one bulk statement per table."""
-    insert_rows(
-        conn,
-        ORDERS,
-        [
-            (
-                book,
-                o.order,
-                o.link,
-                o.promoter,
-                o.upline,
-                o.state.value,
-                o.rules_version,
-                stored_utc(o.paid_at),
-                _utc(o.completed_at),
-                _utc(o.cancelled_at),
-                o.promoter_settled,
-                o.upline_settled,
-                *_totals(o),
-            )
-            for o in orders
-        ],
-    )
-    insert_rows(conn, LINES, [_line_row(book, o, ln) for o in orders for ln in o.lines])
-
-
-def _totals(o: Order) -> tuple[int, int, int]:
-    """What the order row sums of its lines: promoter and upline shares, number of lines."""
-    promoter = upline = 0
-    for ln in o.lines:
-        promoter += ln.shares.promoter_minor
-        upline += ln.shares.upline_minor
-    return promoter, upline, len(o.lines)
+def insert_orders(conn: Connection, orders: Sequence[StoredOrder]) -> None:
+    """Store new orders and their lines (see :func:`order_rows`): one bulk statement per
+    table."""
+    insert_rows(conn, ORDERS, [row for row, _ in orders])
+    insert_rows(conn, LINES, [line for _, lines in orders for line in lines])
 
 
 def update_orders(
@@ -307,9 +187,9 @@ def update_orders(
                 book,
                 o.order,
                 o.state.value,
-                _utc(o.completed_at),
-                _utc(o.cancelled_at),
-                *_totals(o)[:2],
+                utc_or_none(o.completed_at),
+                utc_or_none(o.cancelled_at),
+                *totals(o)[:2],
             )
             for o in orders
         ],

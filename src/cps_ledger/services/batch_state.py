@@ -18,6 +18,7 @@ from cps_ledger.adapters import cps_repo as repo
 from cps_ledger.adapters.cps_repo import Promoter, ShareLink
 from cps_ledger.adapters.journal import Journal
 from cps_ledger.adapters.journal_rows import JournalRows
+from cps_ledger.adapters.order_rows import StoredOrder, order_of_rows, order_rows
 from cps_ledger.adapters.settlement_due import add_due
 from cps_ledger.domain import orders as lifecycle
 from cps_ledger.domain.accounts import PLATFORM_CASH, merchant_receivable
@@ -99,6 +100,8 @@ class BatchState:
         self.new_promoters: list[Promoter] = []
         self.new_links: list[ShareLink] = []
         self.new_orders: set[str] = set()
+        # Orders paid in this batch and not touched since, as their rows (finding 34).
+        self.paid: dict[str, StoredOrder] = {}
         self.changed_orders: set[str] = set()
         self.completed_orders: list[str] = []
         self.changed_lines: dict[tuple[str, str], LineState] = {}
@@ -158,7 +161,9 @@ class BatchState:
 
     def _order(self, order_id: str) -> Order:
         if (order := self.orders.get(order_id)) is None:
-            raise UnknownOrderError(book=self.book.code, order=order_id)
+            if (paid := self.paid.pop(order_id, None)) is None:
+                raise UnknownOrderError(book=self.book.code, order=order_id)
+            order = self.orders[order_id] = order_of_rows(paid)
         return order
 
     def _store(self, order: Order) -> None:
@@ -257,7 +262,7 @@ class BatchState:
             tuple(lines),
         )
         postings = lifecycle.accrual(order, self.book.currency)
-        self.orders[e.order] = order
+        self.paid[e.order] = order_rows(self.book.code, order)
         self.new_orders.add(e.order)
         return self._post(key, "order_paid", e.paid_at, postings)
 
@@ -307,7 +312,13 @@ class BatchState:
         code = self.book.code
         repo.insert_promoters(self.conn, code, self.new_promoters)
         repo.insert_links(self.conn, code, self.new_links)
-        repo.insert_orders(self.conn, code, [self.orders[o] for o in sorted(self.new_orders)])
+        repo.insert_orders(
+            self.conn,
+            [
+                self.paid[o] if o in self.paid else order_rows(code, self.orders[o])
+                for o in sorted(self.new_orders)
+            ],
+        )
         existing = sorted(self.changed_orders - self.new_orders)
         lines = [
             (o, ln) for (o, _), ln in sorted(self.changed_lines.items()) if o not in self.new_orders

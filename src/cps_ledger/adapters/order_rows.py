@@ -1,0 +1,177 @@
+"""Orders and their lines as table rows, both ways: as stored and as loaded.
+
+An ingest batch turns each order it pays into its rows at once and keeps only those (tuples
+of strings and numbers, which the collector stops tracking) until the write: kept as
+:class:`Order` objects, an order and its lines' states, terms and shares lived through the
+batch's young collections into the old generation (docs/performance.md, finding 34). An
+event later in the same batch that touches the order gets it back with
+:func:`order_of_rows`, exactly as a later batch would load it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from cps_ledger.adapters.bulk import stored_utc
+from cps_ledger.adapters.types import aware_utc
+from cps_ledger.domain.commission import LineTerms, Shares
+from cps_ledger.domain.orders import LineState, Order, OrderState
+from cps_ledger.domain.splits import SplitWeights
+
+Row = tuple[Any, ...]
+StoredOrder = tuple[Row, tuple[Row, ...]]
+"""An order's row and its lines' rows, in the tables' column order, as inserted."""
+
+EXPLANATION_STORED_MAX: Final = 512
+"""Characters of a line's explanation the ``order_lines`` table keeps."""
+
+
+def utc_or_none(value: datetime | None) -> str | None:
+    """A time as stored, or None."""
+    return None if value is None else stored_utc(value)
+
+
+def totals(o: Order) -> tuple[int, int, int]:
+    """What the order row sums of its lines: promoter and upline shares, number of lines."""
+    promoter = upline = 0
+    for ln in o.lines:
+        promoter += ln.shares.promoter_minor
+        upline += ln.shares.upline_minor
+    return promoter, upline, len(o.lines)
+
+
+def _line_row(book: str, o: Order, ln: LineState) -> Row:
+    t, w, sh = ln.terms, ln.terms.weights, ln.shares
+    return (
+        book,
+        o.order,
+        ln.line,
+        ln.merchant,
+        ln.sku,
+        ln.category,
+        ln.quantity,
+        ln.amount_minor,
+        ln.refunded_minor,
+        o.promoter,
+        o.upline,
+        t.rule,
+        t.rule_version,
+        str(t.rate),
+        t.cap_minor,
+        str(w.promoter),
+        str(w.upline),
+        str(w.platform),
+        t.explanation[:EXPLANATION_STORED_MAX],
+        sh.commission_minor,
+        sh.promoter_minor,
+        sh.upline_minor,
+        sh.platform_minor,
+    )
+
+
+def order_rows(book: str, o: Order) -> StoredOrder:
+    """``o``'s row and its lines' rows, as inserted."""
+    row = (
+        book,
+        o.order,
+        o.link,
+        o.promoter,
+        o.upline,
+        o.state.value,
+        o.rules_version,
+        stored_utc(o.paid_at),
+        utc_or_none(o.completed_at),
+        utc_or_none(o.cancelled_at),
+        o.promoter_settled,
+        o.upline_settled,
+        *totals(o),
+    )
+    # The lines' tuple made after its rows (not from a generator, which makes it first):
+    # the collector untracks a tuple whose items it has untracked, in creation order.
+    return row, tuple([_line_row(book, o, ln) for ln in o.lines])
+
+
+def line_state(r: Sequence[Any]) -> LineState:
+    """A line from its loaded row (rates as ``Decimal``)."""
+    # Unpacked by position (the table's column order): the lines of every order a batch
+    # touches pass here, and attribute look-ups on a row cost more than the objects built.
+    (
+        _book,
+        _order,
+        line,
+        merchant,
+        sku,
+        category,
+        quantity,
+        amount,
+        refunded,
+        _promoter,
+        _upline,
+        rule,
+        rule_version,
+        rate,
+        cap,
+        weight_promoter,
+        weight_upline,
+        weight_platform,
+        explanation,
+        commission,
+        promoter_share,
+        upline_share,
+        platform_share,
+    ) = r
+    weights = SplitWeights(weight_promoter, weight_upline, weight_platform)
+    terms = LineTerms(rule, rule_version, rate, cap, amount, weights, explanation)
+    shares = Shares(commission, promoter_share, upline_share, platform_share)
+    return LineState(line, merchant, sku, category, quantity, amount, terms, refunded, shares)
+
+
+def order_of(r: Sequence[Any], lines: Sequence[LineState]) -> Order:
+    """An order from its loaded row (times aware) and its lines."""
+    (
+        _book,
+        order,
+        link,
+        promoter,
+        upline,
+        state,
+        rules_version,
+        paid_at,
+        completed_at,
+        cancelled_at,
+        promoter_settled,
+        upline_settled,
+        *_totals,
+    ) = r
+    return Order(
+        order,
+        link,
+        promoter,
+        upline,
+        OrderState(state),
+        rules_version,
+        paid_at,
+        completed_at,
+        cancelled_at,
+        tuple(lines),
+        promoter_settled,
+        upline_settled,
+    )
+
+
+def _loaded_time(stored: str | None) -> datetime | None:
+    return None if stored is None else aware_utc(datetime.fromisoformat(stored))
+
+
+def order_of_rows(stored: StoredOrder) -> Order:
+    """The order that ``stored`` holds, as a later batch would load it after the insert."""
+    row, line_rows = stored
+    times = tuple(_loaded_time(t) for t in row[7:10])
+    lines = [
+        line_state((*r[:13], Decimal(r[13]), r[14], *map(Decimal, r[15:18]), *r[18:]))
+        for r in line_rows
+    ]
+    return order_of((*row[:7], *times, *row[10:]), lines)
