@@ -15,7 +15,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from sqlalchemy import Table
+
 from cps_ledger.adapters.bulk import stored_utc
+from cps_ledger.adapters.cps_tables import OrderLineRow, OrderRow
+from cps_ledger.adapters.tables import table
 from cps_ledger.adapters.types import aware_utc
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState
@@ -25,8 +29,20 @@ Row = tuple[Any, ...]
 StoredOrder = tuple[Row, tuple[Row, ...]]
 """An order's row and its lines' rows, in the tables' column order, as inserted."""
 
+ORDERS = table(OrderRow)
+LINES = table(OrderLineRow)
+
+
+def _positions(t: Table, *names: str) -> frozenset[int]:
+    columns = list(t.columns.keys())
+    return frozenset(columns.index(name) for name in names)
+
+
+_TIMES: Final = _positions(ORDERS, "paid_at", "completed_at", "cancelled_at")
+_RATES: Final = _positions(LINES, "rate", "weight_promoter", "weight_upline", "weight_platform")
 EXPLANATION_STORED_MAX: Final = 512
-"""Characters of a line's explanation the ``order_lines`` table keeps."""
+"""Characters of a line's explanation the ``order_lines`` table keeps (its column's width,
+which a test compares)."""
 
 
 def utc_or_none(value: datetime | None) -> str | None:
@@ -167,11 +183,12 @@ def _loaded_time(stored: str | None) -> datetime | None:
 
 
 def order_of_rows(stored: StoredOrder) -> Order:
-    """The order that ``stored`` holds, as a later batch would load it after the insert."""
+    """The order that ``stored`` holds, as a later batch would load it after the insert:
+    times read back as aware UTC, rates as ``Decimal``, the explanation as the table keeps
+    it."""
     row, line_rows = stored
-    times = tuple(_loaded_time(t) for t in row[7:10])
+    loaded = [_loaded_time(v) if i in _TIMES else v for i, v in enumerate(row)]
     lines = [
-        line_state((*r[:13], Decimal(r[13]), r[14], *map(Decimal, r[15:18]), *r[18:]))
-        for r in line_rows
+        line_state([Decimal(v) if i in _RATES else v for i, v in enumerate(r)]) for r in line_rows
     ]
-    return order_of((*row[:7], *times, *row[10:]), lines)
+    return order_of(loaded, lines)
