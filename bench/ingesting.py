@@ -47,43 +47,44 @@ def prepared_book(ctx: Context, prefix: str, promoters: int) -> str:
 
 def ingest_orders(ctx: Context) -> None:
     """Paid orders (1–3 lines, 20% with an upline) through ``ingest``, against raw inserts;
-    on a server database also as JSON lines through two worker processes."""
+    on a server database also as JSON lines through two worker processes.
+
+    Each way of ingesting is compared with a raw insert of the rows it wrote, timed right
+    after it: on a host whose speed drifts from one minute to the next (stop 17's moved
+    by a fifth), a baseline taken a minute earlier misstates the ratio of the later runs.
+    """
     n = ctx.size(INGEST_BASE, 100)
     promoters = min(PROMOTERS, n)
     book = prepared_book(ctx, "ingest", promoters)
     # Every measurement takes the same JSON lines, made before the clock starts: making the
     # orders is the bench's work, not the library's (finding 26); parsing them is timed.
     seconds = _lines(ctx, _order_lines(ctx, book, n, promoters), workers=1)
-    raw_rows, raw_s = reinsert(ctx.engine, INGEST_TABLES, book, new_book(ctx.engine, "raw"))
-    ours = rate(n, seconds)
-    raw_orders_s = rate(n, raw_s)
     ctx.add("ingest", "orders", n, "orders")
-    ctx.add("ingest", "throughput", ours, "orders/s")
+    raw_rows = _against_raw(ctx, book, n, seconds, "")
     ctx.add("ingest", "rows written", rate(raw_rows, seconds), "rows/s")
-    ctx.add("ingest", "raw bulk insert", raw_orders_s, "orders/s")
-    ctx.add("ingest", "ratio to raw", ours / raw_orders_s if raw_orders_s else 0.0, "x")
     # The same orders in a host that opted into bulk_work() (the CLI's bulk commands do):
     # what a batch script gets by asking for it (docs/performance.md, finding 21).
     book = prepared_book(ctx, "ingestbulk", promoters)
     lines = _order_lines(ctx, book, n, promoters)
     with bulk_work():
-        tuned = rate(n, _lines(ctx, lines, workers=1))
-    ctx.add("ingest", "throughput, in bulk_work()", tuned, "orders/s")
-    ctx.add(
-        "ingest", "ratio to raw, in bulk_work()", tuned / raw_orders_s if raw_orders_s else 0.0, "x"
-    )
+        tuned_s = _lines(ctx, lines, workers=1)
+    _against_raw(ctx, book, n, tuned_s, ", in bulk_work()")
     if ctx.engine.dialect.name == "sqlite":
         return  # one writer: workers would only queue for the lock
     book = prepared_book(ctx, "ingest2", promoters)
     workers_s = _lines(ctx, _order_lines(ctx, book, n, promoters), workers=PARALLEL_WORKERS)
-    parallel = rate(n, workers_s)
-    ctx.add("ingest", f"throughput, {PARALLEL_WORKERS} workers", parallel, "orders/s")
-    ctx.add(
-        "ingest",
-        f"ratio to raw, {PARALLEL_WORKERS} workers",
-        parallel / raw_orders_s if raw_orders_s else 0.0,
-        "x",
-    )
+    _against_raw(ctx, book, n, workers_s, f", {PARALLEL_WORKERS} workers")
+
+
+def _against_raw(ctx: Context, book: str, n: int, seconds: float, how: str) -> int:
+    """Record the throughput of ``n`` orders ingested into ``book`` in ``seconds``, a raw
+    insert of the same rows timed now, and their ratio; the rows written."""
+    raw_rows, raw_s = reinsert(ctx.engine, INGEST_TABLES, book, new_book(ctx.engine, "raw"))
+    ours, raw = rate(n, seconds), rate(n, raw_s)
+    ctx.add("ingest", f"throughput{how}", ours, "orders/s")
+    ctx.add("ingest", f"raw bulk insert{how}", raw, "orders/s")
+    ctx.add("ingest", f"ratio to raw{how}", ours / raw if raw else 0.0, "x")
+    return raw_rows
 
 
 def _order_lines(ctx: Context, book: str, n: int, promoters: int) -> list[str]:
