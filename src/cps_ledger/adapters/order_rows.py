@@ -20,7 +20,7 @@ from sqlalchemy import Table
 from cps_ledger.adapters.bulk import stored_utc
 from cps_ledger.adapters.cps_tables import OrderLineRow, OrderRow
 from cps_ledger.adapters.tables import table
-from cps_ledger.adapters.types import aware_utc
+from cps_ledger.adapters.types import loaded_utc
 from cps_ledger.domain.commission import LineTerms, Shares
 from cps_ledger.domain.orders import LineState, Order, OrderState
 from cps_ledger.domain.splits import SplitWeights
@@ -178,16 +178,12 @@ def order_of(r: Sequence[Any], lines: Sequence[LineState]) -> Order:
     )
 
 
-def _loaded_time(stored: str | None) -> datetime | None:
-    return None if stored is None else aware_utc(datetime.fromisoformat(stored))
-
-
 def order_of_rows(stored: StoredOrder) -> Order:
     """The order that ``stored`` holds, as a later batch would load it after the insert:
     times read back as aware UTC, rates as ``Decimal``, the explanation as the table keeps
     it."""
     row, line_rows = stored
-    loaded = [_loaded_time(v) if i in _TIMES else v for i, v in enumerate(row)]
+    loaded = [loaded_utc(v) if i in _TIMES else v for i, v in enumerate(row)]
     lines = [
         line_state([Decimal(v) if i in _RATES else v for i, v in enumerate(r)]) for r in line_rows
     ]

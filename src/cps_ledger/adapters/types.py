@@ -44,6 +44,15 @@ def aware_utc(value: datetime) -> datetime:
     return _UTC_EPOCH + (value - _NAIVE_EPOCH)
 
 
+def loaded_utc(value: datetime | str | None) -> datetime | None:
+    """A stored time (naive UTC, or its text) as read back: aware, in UTC; None stays."""
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands back text on some code paths
+        value = datetime.fromisoformat(value)
+    return aware_utc(value)
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware datetime stored as naive UTC with microseconds, returned aware in UTC.
 
@@ -65,12 +74,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return naive_utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite hands back text on some code paths
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return aware_utc(value)
+        return loaded_utc(value)
 
 
 class DecimalText(TypeDecorator[Decimal]):
