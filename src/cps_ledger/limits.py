@@ -30,3 +30,7 @@ ingest's writer thread gets the GIL back sooner after each wait for the server."
 BULK_GC_THRESHOLD: Final = 50_000
 """Allocations between young-generation collections inside :func:`cps_ledger.bulk_work`
 (Python's default: 700)."""
+
+LINKS_KNOWN_MAX: Final = 50_000
+"""Share links one ingest call keeps after reading them, so later batches of the call need
+not read them again (about 12 MB at most; services/known_links.py)."""

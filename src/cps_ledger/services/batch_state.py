@@ -48,6 +48,7 @@ from cps_ledger.errors import (
     UplineError,
 )
 from cps_ledger.services.books import load_rules_version
+from cps_ledger.services.known_links import KnownLinks
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +110,11 @@ class BatchState:
         self._pricing: _Pricing | None = None
 
     @classmethod
-    def load(cls, conn: Connection, book: Book, events: Sequence[Event]) -> BatchState:
-        """Load (and lock, for orders) everything ``events`` may read, one query per table."""
+    def load(
+        cls, conn: Connection, book: Book, events: Sequence[Event], links_known: KnownLinks
+    ) -> BatchState:
+        """Load (and lock, for orders) everything ``events`` may read, one query per table
+        (share links only when ``links_known`` does not hold them already)."""
         promoter_ids: set[str] = set()
         link_ids: set[str] = set()
         order_ids: set[str] = set()
@@ -132,7 +136,7 @@ class BatchState:
                     order_ids.add(e.order)
                 case MerchantPayment():
                     merchants.add(e.merchant)
-        links = repo.load_links(conn, book.code, link_ids)
+        links = links_known.load(conn, book.code, link_ids)
         promoter_ids |= {link.promoter for link in links.values()}
         promoters = repo.load_promoters(conn, book.code, promoter_ids)
         # Uplines of link owners: the upline is snapshotted on every order paid.

@@ -43,6 +43,7 @@ from cps_ledger.errors import (
 from cps_ledger.limits import EVENTS_PER_GIL_YIELD, EVENTS_PER_TRANSACTION
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
+from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.uow import UnitOfWork, transact
 from cps_ledger.tuning import yield_gil
 
@@ -129,27 +130,34 @@ def ingest(
     # Imported here: the pipeline module builds on this one.
     from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
 
+    links = KnownLinks()
     if can_overlap(engine):
-        yield from ingest_overlapped(engine, chunks)
+        yield from ingest_overlapped(engine, chunks, links)
         return
     for chunk in chunks:
-        yield from apply_chunk(engine, chunk)
+        yield from apply_chunk(engine, chunk, links)
 
 
-def apply_chunk(engine: Engine, chunk: list[Submitted | Outcome]) -> list[Outcome]:
-    """Apply one batch in one transaction; already-decided outcomes pass through in place."""
+def apply_chunk(
+    engine: Engine, chunk: list[Submitted | Outcome], links: KnownLinks | None = None
+) -> list[Outcome]:
+    """Apply one batch in one transaction; already-decided outcomes pass through in place.
+
+    ``links``: the share links the caller's earlier batches read (none by default).
+    """
     batch = [item for item in chunk if isinstance(item, Submitted)]
+    known = KnownLinks() if links is None else links
 
     def work(uow: UnitOfWork) -> list[Outcome]:
-        return _apply(uow, batch)
+        return _apply(uow, batch, known)
 
     done = iter(transact(engine, work) if batch else ())
     return [item if isinstance(item, Outcome) else next(done) for item in chunk]
 
 
-def _apply(uow: UnitOfWork, batch: Sequence[Submitted]) -> list[Outcome]:
+def _apply(uow: UnitOfWork, batch: Sequence[Submitted], links: KnownLinks) -> list[Outcome]:
     """Apply ``batch`` and commit; the outcomes come back in ``batch`` order."""
-    decided = decide(uow, batch)
+    decided = decide(uow, batch, links)
     decided.write()
     uow.commit()
     return decided.outcomes
@@ -170,9 +178,10 @@ class Decided:
             journal.write(state.journal_rows)
 
 
-def decide(uow: UnitOfWork, batch: Sequence[Submitted]) -> Decided:
+def decide(uow: UnitOfWork, batch: Sequence[Submitted], links: KnownLinks) -> Decided:
     """Read what ``batch`` touches (locking its orders) and apply it in memory, book by
-    book; nothing is written yet. The outcomes come back in ``batch`` order."""
+    book; nothing is written yet. The outcomes come back in ``batch`` order. ``links``
+    holds the share links already read, and takes those read now."""
     plan_each_statement(uow.conn)
     by_book: dict[str, list[int]] = {}
     for index, item in enumerate(batch):
@@ -180,7 +189,7 @@ def decide(uow: UnitOfWork, batch: Sequence[Submitted]) -> Decided:
     outcomes: list[Outcome | None] = [None] * len(batch)
     writes: list[tuple[BatchState, Journal]] = []
     for book_code, indexes in by_book.items():
-        decided = _decide_book(uow, book_code, [batch[i] for i in indexes], writes)
+        decided = _decide_book(uow, book_code, [batch[i] for i in indexes], writes, links)
         for index, outcome in zip(indexes, decided, strict=True):
             outcomes[index] = outcome
     return Decided([outcome for outcome in outcomes if outcome is not None], writes)
@@ -191,6 +200,7 @@ def _decide_book(
     book_code: str,
     items: Sequence[Submitted],
     writes: list[tuple[BatchState, Journal]],
+    links: KnownLinks,
 ) -> list[Outcome]:
     # Keys in a list of their own, not paired with their items: a thousand pairs would live
     # through the batch into the collector's old generation (finding 34).
@@ -205,7 +215,7 @@ def _decide_book(
     journal = Journal(uow.conn, book_code)
     # Lock the touched orders before reading the keys: a concurrent batch that completed the
     # same order has then committed its key too, and this one sees a replay, not a refusal.
-    state = BatchState.load(uow.conn, book, [item.event for item in items])
+    state = BatchState.load(uow.conn, book, [item.event for item in items], links)
     stored = journal.stored_keys(keys)
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
     outcomes: list[Outcome] = []

@@ -46,6 +46,7 @@ from cps_ledger.domain.events import (
 )
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
 from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
+from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.uow import UnitOfWork
 from cps_ledger.tuning import writing
 
@@ -155,8 +156,11 @@ def can_overlap(engine: Engine) -> bool:
     return overflow < 0 or pool.size() + overflow >= CONNECTIONS_PER_INGEST
 
 
-def ingest_overlapped(engine: Engine, chunks: Iterator[Chunk]) -> Iterator[Outcome]:
-    """Apply ``chunks`` (each one transaction), the next decided while this one is written."""
+def ingest_overlapped(
+    engine: Engine, chunks: Iterator[Chunk], links: KnownLinks
+) -> Iterator[Outcome]:
+    """Apply ``chunks`` (each one transaction), the next decided while this one is written;
+    ``links`` keeps the share links read, for the batches after."""
     writer: ThreadPoolExecutor | None = None
     decided: _Batch | None = None  # decided, not yet handed to the writer
     writing: _Writing | None = None
@@ -165,25 +169,25 @@ def ingest_overlapped(engine: Engine, chunks: Iterator[Chunk]) -> Iterator[Outco
             batch = [item for item in chunk if isinstance(item, Submitted)]
             footprint = Footprint.of(batch)
             if writing is not None and writing.batch.footprint.must_precede(footprint):
-                yield from writing.finish(engine)
+                yield from writing.finish(engine, links)
                 writing = None
-            decided = _decide(engine, chunk, batch, footprint) if batch else None
+            decided = _decide(engine, chunk, batch, footprint, links) if batch else None
             if writing is not None:
                 if decided is not None and not writing.committed():
                     # Its locks must not outlive the failed write that it was decided beside;
                     # it is applied below, after that batch is applied again.
                     decided.roll_back()
                     decided = None
-                yield from writing.finish(engine)
+                yield from writing.finish(engine, links)
                 writing = None
             if decided is None:
-                yield from apply_chunk(engine, chunk)  # nothing to write, or a retry
+                yield from apply_chunk(engine, chunk, links)  # nothing to write, or a retry
                 continue
             writer = writer or ThreadPoolExecutor(1, thread_name_prefix="cps-ingest-writer")
             writing = _Writing(decided, writer.submit(_write, decided))
             decided = None
         if writing is not None:
-            yield from writing.finish(engine)
+            yield from writing.finish(engine, links)
             writing = None
     finally:
         if decided is not None:
@@ -211,16 +215,20 @@ class _Writing:
             return False
         raise error
 
-    def finish(self, engine: Engine) -> Iterator[Outcome]:
+    def finish(self, engine: Engine, links: KnownLinks) -> Iterator[Outcome]:
         """Wait for the commit and give the outcomes (applied again if the write failed)."""
         if self.committed():
             yield from self.batch.outcomes()
         else:
-            yield from apply_chunk(engine, self.batch.chunk)
+            yield from apply_chunk(engine, self.batch.chunk, links)
 
 
 def _decide(
-    engine: Engine, chunk: Chunk, batch: Sequence[Submitted], footprint: Footprint
+    engine: Engine,
+    chunk: Chunk,
+    batch: Sequence[Submitted],
+    footprint: Footprint,
+    links: KnownLinks,
 ) -> _Batch | None:
     """Decide ``batch`` in a new transaction, left open; None after a transient conflict
     (the caller then applies the chunk with :func:`apply_chunk`, which retries)."""
@@ -232,7 +240,7 @@ def _decide(
         # turns it into an error, and both batches run again one after the other. (Set
         # here, in this transaction, so the writer spends no round trip on it.)
         uow.conn.exec_driver_sql(f"SET LOCAL lock_timeout = {WRITE_BEHIND_LOCK_WAIT_MS}")
-        decided = decide(uow, batch)
+        decided = decide(uow, batch, links)
         # Rows built and COPY data formatted here: the writer thread then holds the GIL
         # only between its sends, and the Python of the two threads does not interleave.
         with deferred(uow.conn) as writes:

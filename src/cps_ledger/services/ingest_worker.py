@@ -24,9 +24,11 @@ def main(argv: list[str]) -> int:
 
     from cps_ledger.adapters.engine import make_engine  # noqa: PLC0415  (after the handshake)
     from cps_ledger.services.ingest import apply_chunk, parse_line  # noqa: PLC0415
+    from cps_ledger.services.known_links import KnownLinks  # noqa: PLC0415
     from cps_ledger.tuning import bulk_work  # noqa: PLC0415
 
     engine = make_engine(url)
+    links = KnownLinks()  # the worker's batches all belong to one ingest call
     try:
         # This process only ingests, all its life: the collector is tuned for that throughout.
         with bulk_work():
@@ -34,7 +36,7 @@ def main(argv: list[str]) -> int:
                 try:
                     parsed = [(n, parse_line(n, line)) for n, line in batch]
                     items = [item for _, item in parsed if item is not None]
-                    done = iter(apply_chunk(engine, items))
+                    done = iter(apply_chunk(engine, items, links))
                     replies.send([(n, None if item is None else next(done)) for n, item in parsed])
                 except Exception as exc:  # the parent raises it in its caller
                     if not isinstance(exc, CpsLedgerError):
