@@ -11,11 +11,14 @@ look (docs/performance.md, finding 34).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from cps_ledger.adapters.bulk import stored_utc, stored_uuid
-from cps_ledger.domain.entries import Entry
+from cps_ledger.domain.entries import Entry, check_legs
+from cps_ledger.domain.ids import uuid7
 
 Row = tuple[Any, ...]
 
@@ -54,6 +57,31 @@ class JournalRows:
             touched = (account, currency)
             amounts[touched] = amounts.get(touched, 0) + amount
             counts[touched] = counts.get(touched, 0) + 1
+
+    def add_legs(
+        self, key: str, kind: str, at: datetime, legs: Mapping[str, int], currency: str
+    ) -> UUID | None:
+        """The rows of the entry that moves ``legs`` (account: signed amount) in
+        ``currency``, checked as an :class:`Entry` is; None if every leg is zero.
+
+        For the flow that makes most entries (an order paid): its entry and postings become
+        rows without an :class:`Entry` and its :class:`Posting` objects made first, a
+        twentieth of what deciding an order cost (finding 35).
+        """
+        moved = [(account, amount) for account, amount in legs.items() if amount]
+        if not moved:
+            return None  # nothing moved (e.g. a commission of 0): no entry
+        stamp = stored_utc(check_legs(moved, currency, at))
+        book, made = self.book, uuid7()
+        entry_id = stored_uuid(made)
+        self.entries.append((book, entry_id, key, kind, stamp, self.stamp, ""))
+        amounts, counts, postings = self.amounts, self.counts, self.postings
+        for seq, (account, amount) in enumerate(moved):
+            postings.append((book, entry_id, seq, account, currency, amount, stamp))
+            touched = (account, currency)
+            amounts[touched] = amounts.get(touched, 0) + amount
+            counts[touched] = counts.get(touched, 0) + 1
+        return made
 
     def add_key(self, key: str, digest: str, result_json: str) -> None:
         """An idempotency key, stored with the entries of the command that used it."""

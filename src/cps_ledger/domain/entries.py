@@ -54,6 +54,27 @@ def check_balanced(postings: Sequence[Posting]) -> None:
                 raise UnbalancedEntryError(currency=currency, imbalance_minor=total)
 
 
+def check_legs(legs: Sequence[tuple[str, int]], currency: str, effective_at: datetime) -> datetime:
+    """Raise what making the :class:`Posting` objects and the :class:`Entry` of these legs
+    (account, signed amount) in one currency would raise, in the same order; return the
+    entry's time in UTC. For a flow that makes rows, not objects."""
+    total = 0
+    for account, amount in legs:
+        account_type(account)
+        if type(amount) is not int or abs(amount) > AMOUNT_MAX_MINOR:
+            require_amount(amount, field="amount_minor")
+            require_amount(abs(amount), field="amount_minor")
+        total += amount
+    at = require_aware(effective_at, field="effective_at")
+    if not POSTINGS_PER_ENTRY_MIN <= len(legs) <= POSTINGS_PER_ENTRY_MAX:
+        raise EntryShapeError(
+            count=len(legs), minimum=POSTINGS_PER_ENTRY_MIN, maximum=POSTINGS_PER_ENTRY_MAX
+        )
+    if total != 0:
+        raise UnbalancedEntryError(currency=currency, imbalance_minor=total)
+    return at
+
+
 @quick_init
 @dataclass(frozen=True, slots=True)
 class Entry:

@@ -128,12 +128,17 @@ _ESTIMATED: Final = (Stage.ESTIMATED, Stage.ESTIMATED)
 _CONFIRMED: Final = (Stage.CONFIRMED, Stage.CONFIRMED)
 
 
-def accrual(order: Order, currency: str) -> tuple[Posting, ...]:
-    """Order paid: Dr merchant estimated receivable / Cr each party's estimated share."""
+def accrual_legs(order: Order) -> Legs:
+    """The legs of :func:`accrual`, zero legs included, for a flow that makes rows."""
     legs: Legs = {}
     for line in order.lines:
         _add_legs(legs, order, line, line.shares, _ESTIMATED)
-    return _postings(legs, currency)
+    return legs
+
+
+def accrual(order: Order, currency: str) -> tuple[Posting, ...]:
+    """Order paid: Dr merchant estimated receivable / Cr each party's estimated share."""
+    return _postings(accrual_legs(order), currency)
 
 
 def _close(order: Order, action: str, earned: bool) -> Legs:

@@ -265,10 +265,14 @@ class BatchState:
             None,
             tuple(lines),
         )
-        postings = lifecycle.accrual(order, self.book.currency)
+        legs = lifecycle.accrual_legs(order)
+        # Checked and made rows before the order is kept: a refused entry leaves no trace.
+        entry_id = self.journal_rows.add_legs(
+            key, "order_paid", e.paid_at, legs, self.book.currency
+        )
         self.paid[e.order] = order_rows(self.book.code, order)
         self.new_orders.add(e.order)
-        return self._post(key, "order_paid", e.paid_at, postings)
+        return entry_id
 
     def complete_order(self, e: OrderCompleted, key: str) -> UUID | None:
         """The order is past its return window: estimated money becomes earned."""
