@@ -7,6 +7,7 @@ duplicate-key check refuses.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cps_ledger.domain.canonical import canonical_json, loads_unique
+from cps_ledger.domain.canonical import canonical_json, loads_unique, loads_unique_digest
 from cps_ledger.errors import InvalidEventError
 
 keys = st.text(max_size=8)
@@ -75,6 +76,16 @@ def test_canonical_bytes_equal_the_standard_librarys(value: dict[str, Any]) -> N
 def test_parsing_returns_what_json_loads_returns(value: dict[str, Any], pretty: bool) -> None:
     text = json.dumps(value, indent=1 if pretty else None, ensure_ascii=pretty)
     assert same(loads_unique(text), reference_loads(text))
+
+
+@given(documents, st.booleans())
+def test_the_digest_made_with_the_parse_is_the_digest_of_what_was_parsed(
+    value: dict[str, Any], pretty: bool
+) -> None:
+    text = json.dumps(value, indent=1 if pretty else None, ensure_ascii=pretty)
+    parsed, digest = loads_unique_digest(text)
+    assert same(parsed, reference_loads(text))
+    assert digest == hashlib.sha256(reference_canonical(parsed)).digest()
 
 
 @given(documents, keys, json_values, json_values)

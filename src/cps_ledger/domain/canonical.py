@@ -72,15 +72,30 @@ def loads_unique(text: str) -> Any:
     (with its value) was dropped. Escapes, long digit runs (orjson reads integers beyond
     64 bits as floats) and anything orjson refuses take the standard library's path.
     """
+    return _loads(text)[0]
+
+
+def loads_unique_digest(text: str) -> tuple[Any, bytes]:
+    """:func:`loads_unique`, and the :func:`sha256_of` what it parsed: the fast path has
+    made its canonical JSON already, and ingest needs both for every line."""
+    value, canonical = _loads(text)
+    if canonical is None:
+        return value, sha256_of(value)
+    return value, hashlib.sha256(canonical).digest()
+
+
+def _loads(text: str) -> tuple[Any, bytes | None]:
+    # The value, and its canonical JSON when the fast path made it.
     data = text.encode("utf-8", "surrogatepass")
     if b"\\" not in data and _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
         try:
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return _strict_loads(text)  # the standard library's message, and its leniency
+            return _strict_loads(text), None  # the standard library's message, and leniency
         if isinstance(value, dict | list):
-            if canonical_json(value).count(b":") == data.count(b":"):
-                return value
+            canonical = canonical_json(value)
+            if canonical.count(b":") == data.count(b":"):
+                return value, canonical
         else:
-            return value
-    return _strict_loads(text)
+            return value, None
+    return _strict_loads(text), None

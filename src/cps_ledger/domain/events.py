@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from cps_ledger.domain.canonical import loads_unique, sha256_of
+from cps_ledger.domain.canonical import loads_unique, loads_unique_digest, sha256_of
 from cps_ledger.domain.fields import (
     Amount,
     Id,
@@ -186,11 +186,22 @@ def parse_event(obj: object) -> Event:
 
 def parse_event_line(text: str) -> tuple[Event, dict[str, Any]]:
     """Parse one JSON line into an event and the raw object (the payload for idempotency)."""
-    if len(text) > EVENT_LINE_CHARS_MAX:
-        raise InvalidEventError(f"line longer than {EVENT_LINE_CHARS_MAX} characters")
-    obj = loads_unique(text)
+    obj = loads_unique(_line(text))
     event = parse_event(obj)
     return event, obj
+
+
+def parse_event_line_digest(text: str) -> tuple[Event, bytes]:
+    """:func:`parse_event_line` with the :func:`payload_digest` of the raw object in its
+    place: what ingest keeps of a line, made along with the parse."""
+    obj, digest = loads_unique_digest(_line(text))
+    return parse_event(obj), digest
+
+
+def _line(text: str) -> str:
+    if len(text) > EVENT_LINE_CHARS_MAX:
+        raise InvalidEventError(f"line longer than {EVENT_LINE_CHARS_MAX} characters")
+    return text
 
 
 def event_at(event: Event) -> datetime:

@@ -29,7 +29,7 @@ from cps_ledger.domain.events import (
     Refund,
     ShareLinkCreated,
     idempotency_key,
-    parse_event_line,
+    parse_event_line_digest,
     payload_digest,
     payload_of,
 )
@@ -254,12 +254,13 @@ def parse_line(number: int, line: str | bytes) -> Submitted | Outcome | None:
     if not text.strip():
         return None
     try:
-        event, raw = parse_event_line(text)
+        # The digest now, not the raw object: a batch of parsed lines lives until it
+        # commits, and the raw dicts would outlive the young collections with it (finding
+        # 29). It comes from the canonical JSON the parse made (finding 35).
+        event, digest = parse_event_line_digest(text)
     except BadInputError as exc:
         return Outcome(number, None, Status.REJECTED, exc)
-    # The digest now, not the raw object: a batch of parsed lines lives until it commits,
-    # and the raw dicts would outlive the young collections with it (finding 29).
-    return Submitted(number, event, digest=payload_digest(raw).hex())
+    return Submitted(number, event, digest=digest.hex())
 
 
 def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Submitted | Outcome]:
