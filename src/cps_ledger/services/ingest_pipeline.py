@@ -59,9 +59,10 @@ class Footprint:
     """What a batch reads or writes, as far as the batch after it is concerned.
 
     Ids are compared across books (a link paid in one book is looked up in the others when
-    missing): never less precise than a per-book comparison. Promoters and links are never
-    changed once stored, so a batch reads one that the batch before writes only by naming
-    it: an order's link owner and that owner's upline were stored before the link was.
+    missing): never less precise than a per-book comparison. No event changes a promoter
+    or a link once stored (a move under another upline is not an event, and commits on
+    its own), so a batch reads one that the batch before writes only by naming it: an
+    order's link owner and that owner's upline were stored before the link was.
     """
 
     keys: frozenset[str]
