@@ -11,7 +11,7 @@ look (docs/performance.md, finding 34).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -47,16 +47,9 @@ class JournalRows:
         book = self.book
         if entry.book != book:
             raise AssertionError(f"entry of book {entry.book!r} in journal of {book!r}")
+        legs = ((p.account, p.currency, p.amount_minor) for p in entry.postings)
         at = stored_utc(entry.effective_at)
-        entry_id = stored_uuid(entry.id)
-        self.entries.append((book, entry_id, entry.key, entry.kind, at, self.stamp, entry.memo))
-        amounts, counts = self.amounts, self.counts
-        for seq, p in enumerate(entry.postings):
-            account, currency, amount = p.account, p.currency, p.amount_minor
-            self.postings.append((book, entry_id, seq, account, currency, amount, at))
-            touched = (account, currency)
-            amounts[touched] = amounts.get(touched, 0) + amount
-            counts[touched] = counts.get(touched, 0) + 1
+        self._add(stored_uuid(entry.id), at, legs, key=entry.key, kind=entry.kind, memo=entry.memo)
 
     def add_legs(
         self, key: str, kind: str, at: datetime, legs: Mapping[str, int], currency: str
@@ -72,16 +65,30 @@ class JournalRows:
         if not moved:
             return None  # nothing moved (e.g. a commission of 0): no entry
         stamp = stored_utc(check_legs(moved, currency, at))
-        book, made = self.book, uuid7()
-        entry_id = stored_uuid(made)
-        self.entries.append((book, entry_id, key, kind, stamp, self.stamp, ""))
+        made = uuid7()
+        legs_rows = ((account, currency, amount) for account, amount in moved)
+        self._add(stored_uuid(made), stamp, legs_rows, key=key, kind=kind, memo="")
+        return made
+
+    def _add(
+        self,
+        entry_id: str,
+        at: str,
+        legs: Iterable[tuple[str, str, int]],
+        *,
+        key: str,
+        kind: str,
+        memo: str,
+    ) -> None:
+        # One entry's rows from its checked legs (account, currency, signed amount).
+        book = self.book
+        self.entries.append((book, entry_id, key, kind, at, self.stamp, memo))
         amounts, counts, postings = self.amounts, self.counts, self.postings
-        for seq, (account, amount) in enumerate(moved):
-            postings.append((book, entry_id, seq, account, currency, amount, stamp))
+        for seq, (account, currency, amount) in enumerate(legs):
+            postings.append((book, entry_id, seq, account, currency, amount, at))
             touched = (account, currency)
             amounts[touched] = amounts.get(touched, 0) + amount
             counts[touched] = counts.get(touched, 0) + 1
-        return made
 
     def add_key(self, key: str, digest: str, result_json: str) -> None:
         """An idempotency key, stored with the entries of the command that used it."""
