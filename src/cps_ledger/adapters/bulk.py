@@ -25,6 +25,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Dialect, Executable, Table, insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
+from cps_ledger.adapters.json_rows import JsonRows, ManyRows, TableWrite, kept
 from cps_ledger.adapters.types import naive_utc
 from cps_ledger.tuning import yield_gil
 
@@ -60,7 +61,8 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[tuple[Any, ...]])
     if not rows:
         return
     if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql(_insert_sql(conn.dialect, table), list(rows))
+        if not keep_rows(conn, TableWrite(table, "insert"), rows):
+            conn.exec_driver_sql(_insert_sql(conn.dialect, table), list(rows))
         return
     statement = _copy_sql(conn.dialect, table)
     if (deferred := conn.info.get(_DEFERRED)) is not None:
@@ -101,7 +103,23 @@ class _Statement:
         conn.execute(self.statement, self.params)
 
 
-class Deferred(list[_Copy | _Statement]):
+def deferring(conn: Connection) -> bool:
+    """Whether writes on ``conn`` are being kept by :func:`deferred`."""
+    return _DEFERRED in conn.info
+
+
+def keep_rows(conn: Connection, write: TableWrite, rows: Sequence[Sequence[Any]]) -> bool:
+    """Inside :func:`deferred` on SQLite, keep ``rows`` for ``write``, run later as one
+    statement over their JSON (:mod:`~cps_ledger.adapters.json_rows`), and return True;
+    outside, keep nothing and return False."""
+    if (writes := conn.info.get(_DEFERRED)) is None:
+        return False
+    writes.append(kept(conn.dialect, write, rows))
+    yield_gil()  # as after a COPY's formatting: the writer thread may be waiting for the GIL
+    return True
+
+
+class Deferred(list[_Copy | _Statement | JsonRows | ManyRows]):
     """Writes kept in order by :func:`deferred`, every row already built and formatted."""
 
     def run(self, conn: Connection) -> None:
@@ -112,11 +130,12 @@ class Deferred(list[_Copy | _Statement]):
 
 @contextmanager
 def deferred(conn: Connection) -> Iterator[Deferred]:
-    """Keep the bulk writes made on ``conn`` (PostgreSQL) in this block instead of sending
-    them: rows built and COPY data formatted here, to be sent later by ``Deferred.run``,
-    maybe from another thread (services/ingest_pipeline.py)."""
-    if conn.dialect.name != "postgresql":
-        raise NotImplementedError("deferred writes are built for PostgreSQL's COPY")
+    """Keep the bulk writes made on ``conn`` in this block instead of sending them: rows
+    built and COPY data (PostgreSQL) or JSON text (SQLite) formatted here, to be sent later
+    by ``Deferred.run``, maybe from another thread (services/ingest_pipeline.py,
+    services/ingest_sqlite.py)."""
+    if conn.dialect.name not in ("postgresql", "sqlite"):
+        raise NotImplementedError("deferred writes are built for PostgreSQL and SQLite")
     writes = Deferred()
     conn.info[_DEFERRED] = writes
     try:
@@ -189,6 +208,21 @@ def _column_plan(
     return names, processors
 
 
+def stored_tuples(
+    dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[Any, ...]]:
+    """Rows given as dicts of Python values, as stored tuples in column order (each value
+    through its column type's bind processing)."""
+    names, processors = _column_plan(dialect, table)
+    prepared = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, fn in processors:
+            values[i] = fn(values[i])
+        prepared.append(tuple(values))
+    return prepared
+
+
 def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert new rows given as dicts of Python values (the convenient, slower form).
 
@@ -199,11 +233,4 @@ def append_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     if conn.dialect.name != "postgresql":
         conn.execute(insert(table), list(rows))
         return
-    names, processors = _column_plan(conn.dialect, table)
-    prepared = []
-    for row in rows:
-        values = [row[name] for name in names]
-        for i, fn in processors:
-            values[i] = fn(values[i])
-        prepared.append(tuple(values))
-    insert_rows(conn, table, prepared)
+    insert_rows(conn, table, stored_tuples(conn.dialect, table, rows))

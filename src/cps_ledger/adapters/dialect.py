@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from cps_ledger.adapters.bulk import write_statement
+from cps_ledger.adapters.bulk import deferring, keep_rows, stored_tuples, write_statement
+from cps_ledger.adapters.json_rows import TableWrite
 
 IDS_PER_QUERY: Final = 500
 """Ids per ``IN (...)`` list: well under every driver's bound-parameter limit."""
@@ -120,6 +121,11 @@ def insert_missing(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
         key = tuple(c.name for c in table.primary_key.columns)
         _unnest(conn, table, rows, key=key, increments=())
         return
+    if conn.dialect.name == "sqlite" and deferring(conn):
+        keep_rows(
+            conn, TableWrite(table, "insert_missing"), stored_tuples(conn.dialect, table, rows)
+        )
+        return
     conn.execute(_insert_missing(conn.dialect.name, table), list(rows))
 
 
@@ -142,6 +148,10 @@ def add_to_counters(
         _unnest(conn, table, rows, key=tuple(key), increments=tuple(increments))
         return
     ordered = sorted(rows, key=itemgetter(*key))
+    if conn.dialect.name == "sqlite" and deferring(conn):
+        write = TableWrite(table, "add", tuple(key), tuple(increments))
+        keep_rows(conn, write, stored_tuples(conn.dialect, table, ordered))
+        return
     conn.execute(_upsert_adding(conn.dialect.name, table, tuple(key), tuple(increments)), ordered)
 
 

@@ -105,6 +105,20 @@ def forget_uncommitted(conn: Connection) -> None:
     conn.info.pop(_OPENED, None)
 
 
+def take_opened(conn: Connection) -> set[tuple[str, str]]:
+    """The accounts that rows built on ``conn`` open, taken off it: another connection's
+    transaction writes them (SQLite's writer thread, services/ingest_sqlite.py)."""
+    opened: set[tuple[str, str]] = conn.info.pop(_OPENED, set())
+    return opened
+
+
+def give_opened(conn: Connection, opened: set[tuple[str, str]]) -> None:
+    """Let ``conn``'s transaction, which writes rows built elsewhere, open ``opened``:
+    :func:`remember_committed` makes them known once it has committed."""
+    if opened:
+        conn.info.setdefault(_OPENED, set()).update(opened)
+
+
 class Journal:
     """Reads and writes one book's journal on one connection (one transaction)."""
 

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, TextClause, text
 
-from cps_ledger.adapters.bulk import write_statement
+from cps_ledger.adapters.bulk import keep_rows, write_statement
 from cps_ledger.adapters.dialect import array_literal
+from cps_ledger.adapters.json_rows import TableWrite
 
 
 def update_rows(
@@ -44,6 +45,10 @@ def update_rows(
                 for i in range(len(key) + len(columns))
             },
         )
+        return
+    if conn.dialect.name == "sqlite" and keep_rows(
+        conn, TableWrite(table, "update", key, columns), ordered
+    ):
         return
     width = len(key)
     conn.exec_driver_sql(
