@@ -129,10 +129,17 @@ def ingest(
     chunks = iter(lambda: list(islice(it, batch_size)), [])
     # Imported here: the pipeline module builds on this one.
     from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
+    from cps_ledger.services.ingest_sqlite import (  # noqa: PLC0415
+        can_overlap_sqlite,
+        ingest_sqlite_overlapped,
+    )
 
     links = KnownLinks()
     if can_overlap(engine):
         yield from ingest_overlapped(engine, chunks, links)
+        return
+    if can_overlap_sqlite(engine):
+        yield from ingest_sqlite_overlapped(engine, chunks, links)
         return
     for chunk in chunks:
         yield from apply_chunk(engine, chunk, links)

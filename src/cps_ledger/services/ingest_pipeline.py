@@ -133,8 +133,7 @@ class _Batch:
     writes: Deferred
 
     def outcomes(self) -> list[Outcome]:
-        done = iter(self.decided)
-        return [item if isinstance(item, Outcome) else next(done) for item in self.chunk]
+        return in_place(self.chunk, self.decided)
 
     def roll_back(self) -> None:
         self.uow.__exit__(None, None, None)
@@ -153,8 +152,20 @@ def can_overlap(engine: Engine) -> bool:
     pool = engine.pool
     if not isinstance(pool, QueuePool):
         return True  # a connection per checkout, or the host's own pool
+    return room_for_two(pool)
+
+
+def room_for_two(pool: QueuePool) -> bool:
+    """Whether ``pool`` can hand out the two connections an overlapped ingest holds."""
     overflow = int(getattr(pool, "_max_overflow", 0))
     return overflow < 0 or pool.size() + overflow >= CONNECTIONS_PER_INGEST
+
+
+def in_place(chunk: Chunk, decided: Sequence[Outcome]) -> list[Outcome]:
+    """The chunk's outcomes in input order: those decided before (lines that did not
+    parse) where they stand, ``decided`` (in batch order) in the places of the events."""
+    done = iter(decided)
+    return [item if isinstance(item, Outcome) else next(done) for item in chunk]
 
 
 def ingest_overlapped(
