@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, Table, event, text
 from sqlalchemy.engine import URL
 
+from cps_ledger.adapters.cps_repo import LINES, ORDERS
 from cps_ledger.adapters.engine import READ_ONLY, make_engine
+from cps_ledger.adapters.json_rows import JsonRows, TableWrite, kept
 from cps_ledger.api import CpsLedger
 from cps_ledger.services import ingest_sqlite
 from cps_ledger.services.audit import audit
@@ -210,3 +212,31 @@ def test_only_a_database_file_with_room_for_two_connections_overlaps(tmp_path: P
     finally:
         for engine in (memory, single, file):
             engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "column", "row"),
+    [
+        (ORDERS, ("book", "order_id"), "state", ("b1", "o{}", "completed")),
+        (LINES, ("book", "order_id", "line"), "refunded_minor", ("b1", "o{}", "1", 100)),
+    ],
+)
+def test_an_update_looks_each_row_up_by_its_whole_key(
+    lite: Engine, table: Table, key: tuple[str, ...], column: str, row: tuple[Any, ...]
+) -> None:
+    # The rows of one book: with the book bound once, the planner scanned the book's whole
+    # table for every batch (minutes for a lifecycle of 100,000 events).
+    rows = [(row[0], row[1].format(i), *row[2:]) for i in range(50)]
+    statement = kept(lite.dialect, TableWrite(table, "update", key, (column,)), rows)
+    assert isinstance(statement, JsonRows)
+    with lite.connect() as conn:
+        plan = [
+            str(r[3])
+            for r in conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement.statement}", statement.params
+            )
+        ]
+    assert plan[0].startswith("SCAN v"), plan  # the batch's rows are the outer loop
+    among = " AND ".join(f"{k}=?" for k in key)
+    assert plan[1].startswith(f"SEARCH {table.name}"), plan
+    assert f"({among})" in plan[1], plan

@@ -83,13 +83,17 @@ class ManyRows:
 def kept(dialect: Dialect, write: TableWrite, rows: Sequence[Sequence[Any]]) -> JsonRows | ManyRows:
     """``rows`` (stored form, in the write's column order) as one statement to run later."""
     first = rows[0]
+    # An update's key always comes from the JSON: with the book bound once, SQLite's planner
+    # scanned the whole book's rows and looked each up in the JSON (a lifecycle of 100,000
+    # events ran for minutes); keyed by the JSON, each row is one index search.
+    keyed = len(write.key) if write.kind == "update" else 0
     # A column at a time, and the rows dumped as they are: rows rebuilt without the constant
     # columns were a tracked tuple each, and the collections they set off cost more than
     # the writer thread saved.
     hoisted = tuple(
         i
         for i, value in enumerate(first)
-        if list(map(itemgetter(i), rows)).count(value) == len(rows)
+        if i >= keyed and list(map(itemgetter(i), rows)).count(value) == len(rows)
     )
     try:
         text = orjson.dumps(rows, option=_STRICT)
