@@ -7,10 +7,10 @@ the Python time of an ingest (docs/performance.md, finding 21). A batch's object
 freed by reference counting as soon as it is written, so collecting less often loses
 nothing but a little latency in freeing cycles.
 
-On PostgreSQL, ingest writes from a second thread (services/ingest_pipeline.py), which
-waits for the server a score of times per batch and then for the GIL, held by the thread
-deciding the next batch until the switch interval (5 ms by default) runs out: up to a
-tenth of a second per batch. Inside bulk work the interval is
+On PostgreSQL and SQLite, ingest writes from a second thread (services/ingest_pipeline.py,
+services/ingest_sqlite.py), which waits for the database a score of times per batch (a
+dozen on SQLite) and then for the GIL, held by the thread deciding the next batch until
+the switch interval (5 ms by default) runs out: up to a tenth of a second per batch. Inside bulk work the interval is
 :data:`~cps_ledger.limits.BULK_SWITCH_INTERVAL_S` (finding 28).
 
 The settings are process-wide, so a library call never changes them on its own: the CLI's
@@ -78,7 +78,7 @@ def bulk_work() -> Iterator[None]:
 
 
 _writers = 0
-"""Threads writing an ingest batch now (services/ingest_pipeline.py)."""
+"""Threads writing an ingest batch now (services/ingest_pipeline.py, ingest_sqlite.py)."""
 
 
 @contextmanager

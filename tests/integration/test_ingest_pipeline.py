@@ -4,8 +4,8 @@ On PostgreSQL ``ingest`` decides the next batch while the one before is written 
 thread (services/ingest_pipeline.py). The reference here is the plain loop of
 ``apply_chunk``, one transaction after the other, into a second book: outcomes, balances
 and order rows must match, for streams that mix every event kind and batch sizes that cut
-them everywhere. Then what a caller sees: stopping early writes nothing later, and a write
-that fails is applied again, once.
+them everywhere. Then what a caller sees: stopping early writes nothing later (here on
+SQLite too), and a write that fails is applied again, once.
 """
 
 from __future__ import annotations
@@ -145,11 +145,22 @@ def linked_book(engine: Engine, code: str) -> str:
     return book
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def overlapping(
+    request: pytest.FixtureRequest, database_url_for: dict[str, URL]
+) -> Iterator[Engine]:
+    """An engine whose ingest overlaps: PostgreSQL's pipeline, or SQLite's
+    (services/ingest_sqlite.py)."""
+    engine = make_engine(database_url_for[request.param])
+    yield engine
+    engine.dispose()
+
+
 def test_a_caller_that_stops_early_leaves_every_later_batch_unwritten(
-    pg: Engine, book_code: str
+    overlapping: Engine, book_code: str
 ) -> None:
-    book = linked_book(pg, book_code)
-    ledger = CpsLedger(pg)
+    book = linked_book(overlapping, book_code)
+    ledger = CpsLedger(overlapping)
     outcomes = ledger.ingest_lines(paid(book, 10), batch_size=2)
     taken = [next(outcomes), next(outcomes)]  # all of the first batch: the second is decided
     outcomes.close()  # type: ignore[attr-defined]

@@ -119,9 +119,10 @@ def ingest(
     passed through in place, so outcomes come out in input order. A batch's outcomes come
     out once it has committed, and a batch is written only when the caller has taken every
     outcome of the one before: a caller that stops early stops every later write. On
-    PostgreSQL the next batch is read and decided (not written) while one is written
-    (:mod:`cps_ledger.services.ingest_pipeline`), so memory holds two batches and a
-    batch's outcomes come out once the next one has been read (or the input has ended);
+    PostgreSQL and on a SQLite file the next batch is read and decided (not written)
+    while one is written (:mod:`cps_ledger.services.ingest_pipeline`,
+    :mod:`cps_ledger.services.ingest_sqlite`), so memory holds two batches and a batch's
+    outcomes come out once the next one has been read (or the input has ended);
     elsewhere a batch is read only when the caller has taken every outcome of the one
     before.
     """

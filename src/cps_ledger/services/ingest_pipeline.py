@@ -142,8 +142,9 @@ class _Batch:
 def can_overlap(engine: Engine) -> bool:
     """Whether ingest on ``engine`` can decide one batch while it writes another.
 
-    PostgreSQL only: SQLite has one writer at a time, and MariaDB's driver formats rows in
-    Python as it sends them, so a writer thread would only contend for the GIL. And only
+    PostgreSQL only (SQLite has a pipeline of its own, services/ingest_sqlite.py): MariaDB's
+    driver formats rows in Python as it sends them, so a writer thread would only contend
+    for the GIL. And only
     with room for two connections: a pool of one would make the second batch wait for a
     connection the first holds until the pool's timeout.
     """
