@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -159,6 +160,40 @@ def test_a_failed_write_is_applied_again_once(tmp_path: Path) -> None:
     assert fired > 9  # the failed first attempt, then every entry written once
     assert [o.status for o in outcomes] == [Status.APPLIED] * 9
     assert entries == 9
+    assert healthy
+
+
+def test_a_write_lock_held_elsewhere_past_the_busy_timeout_is_waited_for_as_usual(
+    tmp_path: Path, sequential_fallbacks: list[int]
+) -> None:
+    # Another connection holds the write lock; the writer's BEGIN IMMEDIATE gives up after
+    # 50 ms, and the lock is let go as that error is raised: the batch goes the sequential
+    # way, which retries, as ingest always did.
+    path = tmp_path / "locked.sqlite3"
+    migrated(sqlite_url(str(path))).dispose()
+    engine = make_engine(sqlite_url(str(path)))
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    @event.listens_for(engine, "connect")
+    def _short_wait(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA busy_timeout = 50")
+
+    @event.listens_for(engine, "handle_error")
+    def _let_go(context: Any) -> None:
+        if holder.in_transaction and "locked" in str(context.original_exception):
+            holder.execute("ROLLBACK")
+
+    try:
+        book = linked_book(engine, "locked")
+        sequential_fallbacks.clear()
+        holder.execute("BEGIN IMMEDIATE")
+        outcomes = list(CpsLedger(engine).ingest_lines(paid(book, 6), batch_size=2))
+        healthy = audit(engine, book).ok
+    finally:
+        holder.close()
+        engine.dispose()
+    assert [o.status for o in outcomes] == [Status.APPLIED] * 6
+    assert sequential_fallbacks == [2]  # the first batch; the others overlapped again
     assert healthy
 
 

@@ -113,9 +113,16 @@ class _Writer:
         self._open: _Open | None = None
         self._checkpoint_pages = 0
 
-    def begin_ahead(self) -> None:
-        """Begin the next write transaction now and wait until it holds the lock."""
-        self._thread.submit(self._begin).result()
+    def begin_ahead(self) -> bool:
+        """Begin the next write transaction now and wait until it holds the lock; False if
+        the database refused (locked past the busy timeout, say): the caller then applies
+        the batch the sequential way, which retries."""
+        try:
+            self._thread.submit(self._begin).result()
+        except DBAPIError:
+            self.abandon()
+            return False
+        return True
 
     def abandon(self) -> None:
         """Roll back the transaction begun ahead: its batch will not come."""
@@ -224,9 +231,10 @@ def ingest_sqlite_overlapped(
                 yield from apply_chunk(engine, chunk, links)
                 continue
             ahead = current is None and chain is None
-            if ahead:
-                writer.begin_ahead()
-            elif current is not None:
+            if ahead and not writer.begin_ahead():
+                yield from apply_chunk(engine, chunk, links)
+                continue
+            if current is not None:
                 current.began.wait()  # decided only after the batch before has begun
             decided = _decide(engine, chunk, batch, footprint, links)
             if current is not None:
