@@ -226,13 +226,15 @@ def test_the_writer_gives_its_connection_back_as_it_found_it(tmp_path: Path) -> 
 
 def test_only_a_database_file_with_room_for_two_connections_overlaps(tmp_path: Path) -> None:
     memory = make_engine("sqlite://")
+    shared = make_engine("sqlite:///file:shared?mode=memory&cache=shared&uri=true")
     single = make_engine(sqlite_url(str(tmp_path / "one.sqlite3")), pool_size=1, max_overflow=0)
     file = make_engine(sqlite_url(str(tmp_path / "two.sqlite3")))
     try:
-        assert (can_overlap_sqlite(memory), can_overlap_sqlite(single)) == (False, False)
+        refused = [can_overlap_sqlite(e) for e in (memory, shared, single)]
+        assert refused == [False, False, False]
         assert can_overlap_sqlite(file)
     finally:
-        for engine in (memory, single, file):
+        for engine in (memory, shared, single, file):
             engine.dispose()
 
 

@@ -52,12 +52,15 @@ from cps_ledger.tuning import writing
 
 def can_overlap_sqlite(engine: Engine) -> bool:
     """Whether ingest on ``engine`` can decide one SQLite batch while it writes another:
-    a database file (each connection to ``:memory:`` is a database of its own), a SQLite
-    with ``->>`` (3.38), and a pool with room for two connections."""
+    a database file (each connection to ``:memory:`` is a database of its own, and one in
+    shared memory has no write-ahead log to read a snapshot from), a SQLite with ``->>``
+    (3.38), and a pool with room for two connections."""
     if engine.dialect.name != "sqlite" or sqlite3.sqlite_version_info < SQLITE_JSON_MIN:
         return False
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return False
+    if engine.url.query.get("mode") == "memory":
         return False
     # Not a pool that shares one connection (StaticPool, SingletonThreadPool).
     return isinstance(engine.pool, QueuePool) and room_for_two(engine.pool)
