@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections import Counter
 from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -97,3 +100,19 @@ class SubclassedMachine(LedgerStateMachine):
 
 SubclassedMachine.TestCase.settings = settings(SETTINGS, max_examples=5)
 TestSubclassedMachine = SubclassedMachine.TestCase
+
+
+def test_the_default_database_is_removed_when_the_process_exits() -> None:
+    # Every run of the state machine used to leave a directory with a SQLite file in /tmp.
+    script = (
+        "from cps_ledger.testing import stateful\n"
+        "url = stateful._default_url()\n"
+        "stateful._engine(url)\n"  # migrated and left open, as a test run leaves it
+        "print(url.removeprefix('sqlite:///'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    database = Path(done.stdout.strip())
+    assert database.name == "ledger.sqlite3"
+    assert not database.parent.exists()

@@ -29,7 +29,9 @@ Run it as is (a temporary SQLite file), against a database of your choice, or su
 
 from __future__ import annotations
 
+import atexit
 import secrets
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -100,6 +102,8 @@ def _engine(url: str) -> Engine:
 @cache
 def _default_url() -> str:
     directory = Path(tempfile.mkdtemp(prefix="cps_ledger_sm_"))
+    # Removed when the process exits: every test run used to leave one behind.
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     return sqlite_url(str(directory / "ledger.sqlite3")).render_as_string(hide_password=False)
 
 
