@@ -150,7 +150,10 @@ def _copy_data(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> bytes:
     from psycopg import Copy  # noqa: PLC0415
 
     collected = _collector()()
-    with _driver(conn).cursor() as cursor, Copy(cursor, binary=False, writer=collected) as copy:
+    with (
+        driver_connection(conn).cursor() as cursor,
+        Copy(cursor, binary=False, writer=collected) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     return b"".join(collected.parts)
@@ -172,7 +175,9 @@ def _collector() -> type[Any]:
     return Collected
 
 
-def _driver(conn: Connection) -> Any:
+def driver_connection(conn: Connection) -> Any:
+    """The driver's own connection under ``conn`` (psycopg's, sqlite3's), for what
+    SQLAlchemy does not offer: COPY, or a statement outside any transaction."""
     driver = conn.connection.driver_connection
     if driver is None:
         raise DisconnectionError("the connection was closed inside a unit of work")
@@ -184,7 +189,7 @@ def _send_copy(
 ) -> None:
     dbapi = conn.dialect.loaded_dbapi
     try:
-        with _driver(conn).cursor() as cur, cur.copy(statement) as copy:
+        with driver_connection(conn).cursor() as cur, cur.copy(statement) as copy:
             if formatted:
                 for data in rows:
                     copy.write(data)

@@ -39,7 +39,7 @@ from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from cps_ledger.adapters.bulk import Deferred, deferred
+from cps_ledger.adapters.bulk import Deferred, deferred, driver_connection
 from cps_ledger.adapters.journal import give_opened, remember_committed, take_opened
 from cps_ledger.adapters.json_rows import SQLITE_JSON_MIN
 from cps_ledger.limits import INGEST_CHECKPOINT_PAGES
@@ -202,7 +202,7 @@ class _Writer:
 def _pragma(conn: Connection, pragma: str) -> int:
     # On the driver's connection, outside any transaction (SQLAlchemy would begin one, and
     # BEGIN IMMEDIATE with it): the pragma's first value.
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_connection(conn).cursor()
     try:
         row = cursor.execute(f"PRAGMA {pragma}").fetchone()
     finally:
