@@ -324,3 +324,38 @@ def test_orders_paid_and_changed_in_one_batch_are_stored_as_event_by_event(
         trial_balance(engine, apart).by_account()
     )
     assert audit(engine, together).ok
+
+
+def test_a_batch_across_books_gives_its_outcomes_in_input_order(
+    engine: Engine, book: str, book_code: str
+) -> None:
+    other = make_book(engine, book_code + "y")
+    ours, theirs = starter(book), starter(other)
+    stray = {"type": "promoter_registered", "book": "nobook", "promoter": "p1", "at": at(0)}
+    # Interleaved, with a replay and an unknown book: each book is decided on its own, so
+    # the outcomes must be put back where their events stood.
+    events = [ours[0], theirs[0], stray, ours[1], theirs[1], ours[0], ours[2], theirs[2]]
+    outcomes = run(engine, *events)
+    assert [o.position for o in outcomes] == list(range(1, len(events) + 1))
+    assert [o.status for o in outcomes] == [
+        Status.APPLIED,
+        Status.APPLIED,
+        Status.REJECTED,
+        Status.APPLIED,
+        Status.APPLIED,
+        Status.REPLAYED,
+        Status.APPLIED,
+        Status.APPLIED,
+    ]
+    assert [o.key for o in outcomes] == [
+        "promoter:p0",
+        "promoter:p0",
+        "promoter:p1",
+        "promoter:p1",
+        "promoter:p1",
+        "promoter:p0",
+        "link:L1",
+        "link:L1",
+    ]
+    assert isinstance(outcomes[2].error, UnknownBookError)
+    assert [o.error for i, o in enumerate(outcomes) if i != 2] == [None] * 7
