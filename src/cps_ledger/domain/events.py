@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -43,6 +43,19 @@ def _require_type(schema: dict[str, Any]) -> None:
 
 class _Event(LedgerModel):
     model_config = ConfigDict(json_schema_extra=_require_type)
+
+    @model_validator(mode="after")
+    def _checked_and_shared(self) -> Self:
+        # One validator per event, not one per model: each is a call into Python from
+        # pydantic-core, and an order has one model per line.
+        self._check()
+        self.share_fields_set()
+        for line in getattr(self, "lines", ()):
+            line.share_fields_set()
+        return self
+
+    def _check(self) -> None:
+        """What the fields alone cannot say (the event is otherwise valid)."""
 
 
 def _duplicate_line(order: str, lines: list[OrderLine] | list[RefundLine]) -> None:
@@ -101,10 +114,8 @@ class OrderPaid(_Event):
     paid_at: Timestamp
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=LINES_PER_ORDER_MAX)]
 
-    @model_validator(mode="after")
-    def _lines_are_unique(self) -> OrderPaid:
+    def _check(self) -> None:
         _duplicate_line(self.order, self.lines)
-        return self
 
 
 class OrderCompleted(_Event):
@@ -142,10 +153,8 @@ class Refund(_Event):
     at: Timestamp
     lines: Annotated[list[RefundLine], Field(min_length=1, max_length=LINES_PER_ORDER_MAX)]
 
-    @model_validator(mode="after")
-    def _lines_are_unique(self) -> Refund:
+    def _check(self) -> None:
         _duplicate_line(self.order, self.lines)
-        return self
 
 
 class MerchantPayment(_Event):

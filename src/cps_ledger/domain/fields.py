@@ -20,7 +20,6 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
@@ -234,22 +233,23 @@ class LedgerModel(BaseModel):
     # keeping the full location (``lines.0.amount_minor``) in the error.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
-    @model_validator(mode="after")
-    def _share_fields_set(self) -> Self:
-        # Pydantic gives every instance a set of the fields it was given. A batch of parsed
-        # events lives until it commits, and those sets were 3 of the ~10 objects per paid
-        # order that the garbage collector walked, young and old (finding 37). The models
-        # are frozen and pydantic copies the set before changing it (``model_copy``), so
-        # instances given the same fields can share one.
+    def share_fields_set(self) -> None:
+        """Take the set of given fields from an earlier instance given the same fields.
+
+        Pydantic gives every instance a set of the fields it was given. A batch of parsed
+        events lives until it commits, and those sets were 3 of the ~10 objects per paid
+        order that the garbage collector walked, young and old (finding 37). The models
+        are frozen and pydantic copies the set before changing it (``model_copy``), so
+        instances given the same fields can share one.
+        """
         own = self.__pydantic_fields_set__
         shared = self._field_sets
         for candidate in shared:
             if candidate == own:
                 object.__setattr__(self, "__pydantic_fields_set__", candidate)
-                return self
+                return
         if len(shared) < FIELD_SETS_SHARED_MAX:
             shared.append(own)  # a race adds one twice: harmless, and bounded all the same
-        return self
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
