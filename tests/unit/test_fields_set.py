@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cps_ledger.domain.events import OrderPaid, parse_event
+from cps_ledger.domain.events import OrderPaid, Refund, parse_event
 from cps_ledger.domain.fields import FIELD_SETS_SHARED_MAX, LedgerModel
 
 AT = "2026-11-11T10:00:00+08:00"
@@ -101,3 +101,25 @@ def test_beyond_the_limit_an_instance_keeps_a_set_of_its_own() -> None:
     )
     assert shared == FIELD_SETS_SHARED_MAX
     assert all(m.model_fields_set == set(k) for m, k in zip(again, kinds, strict=True))
+
+
+def test_events_without_lines_and_refund_lines_share_too() -> None:
+    done = [
+        parse_event({"type": "order_completed", "book": "b", "order": f"o{i}", "at": AT})
+        for i in range(2)
+    ]
+    assert done[0].__pydantic_fields_set__ is done[1].__pydantic_fields_set__
+    refund = parse_event(
+        {
+            "type": "refund",
+            "book": "b",
+            "refund": "r",
+            "order": "o",
+            "at": AT,
+            "lines": [{"line": "1", "amount_minor": 5}, {"line": "2", "amount_minor": 7}],
+        }
+    )
+    assert isinstance(refund, Refund)
+    first, second = refund.lines
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
+    assert first.model_fields_set == {"line", "amount_minor"}

@@ -50,17 +50,18 @@ class _Event(LedgerModel):
         # pydantic-core, and an order has one model per line.
         self._check()
         self.share_fields_set()
-        for line in getattr(self, "lines", ()):
-            line.share_fields_set()
         return self
 
     def _check(self) -> None:
-        """What the fields alone cannot say (the event is otherwise valid)."""
+        """What the fields alone cannot say (the event is otherwise valid); an event with
+        lines also shares its lines' sets of fields here."""
 
 
-def _duplicate_line(order: str, lines: list[OrderLine] | list[RefundLine]) -> None:
+def _checked_lines(order: str, lines: list[OrderLine] | list[RefundLine]) -> None:
+    # No line twice; and each line's set of fields shared, in the same pass.
     seen: set[str] = set()
     for item in lines:
+        item.share_fields_set()
         if item.line in seen:
             raise PydanticCustomError(
                 "duplicate_line",
@@ -115,7 +116,7 @@ class OrderPaid(_Event):
     lines: Annotated[list[OrderLine], Field(min_length=1, max_length=LINES_PER_ORDER_MAX)]
 
     def _check(self) -> None:
-        _duplicate_line(self.order, self.lines)
+        _checked_lines(self.order, self.lines)
 
 
 class OrderCompleted(_Event):
@@ -154,7 +155,7 @@ class Refund(_Event):
     lines: Annotated[list[RefundLine], Field(min_length=1, max_length=LINES_PER_ORDER_MAX)]
 
     def _check(self) -> None:
-        _duplicate_line(self.order, self.lines)
+        _checked_lines(self.order, self.lines)
 
 
 class MerchantPayment(_Event):

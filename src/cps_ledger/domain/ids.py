@@ -17,6 +17,8 @@ _RANDOM_BITS: Final = ((1 << 80) - 1) & ~((0xF << 76) | (0b11 << 62))
 _new = object.__new__
 _set_int = uuid.UUID.int.__set__  # type: ignore[misc,attr-defined]  # a slot descriptor
 _set_safe = uuid.UUID.is_safe.__set__  # type: ignore[misc,attr-defined]
+# Read once: on Python 3.11 each read of an enum member runs enum's Python-level descriptor.
+_UNKNOWN_SAFETY: Final = uuid.SafeUUID.unknown
 
 
 def uuid7() -> uuid.UUID:
@@ -29,5 +31,5 @@ def uuid7() -> uuid.UUID:
     # it as the constructor does (and as Python 3.14's own uuid7 does).
     made = _new(uuid.UUID)
     _set_int(made, value)
-    _set_safe(made, uuid.SafeUUID.unknown)
+    _set_safe(made, _UNKNOWN_SAFETY)
     return made
