@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 
 from bench.common import Context, Figure, SkippedError, Target, analyze, new_book
 from bench.data import four_posting_entries
+from bench.repeat import all_skips, medians
 from bench.report import table, write_json
 from bench.workloads import WORKLOADS
 from cps_ledger.adapters.engine import make_engine
@@ -34,7 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", choices=sorted(WORKLOADS), help="repeatable")
     p.add_argument("--scale", type=float, default=1.0, help="multiplies every size")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--repeat",
+        type=_runs,
+        default=1,
+        help="run everything N times, each on fresh databases; print each figure's median",
+    )
     return p
+
+
+def _runs(text: str) -> int:
+    count = int(text)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {count}")
+    return count
 
 
 @contextmanager
@@ -156,12 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     urls = {"sqlite": args.sqlite_url, "postgresql": args.postgres_url, "mariadb": args.mariadb_url}
     names = args.only or list(WORKLOADS)
-    figures, skipped = run(backends, urls, names, scale=args.scale, seed=args.seed)
+    runs = [
+        run(backends, urls, names, scale=args.scale, seed=args.seed) for _ in range(args.repeat)
+    ]
+    figures = medians([figures for figures, _ in runs])
+    skipped = all_skips([skipped for _, skipped in runs])
     print(table(figures, skipped))
     meta = {
         "started_at": started,
         "scale": args.scale,
         "seed": args.seed,
+        "repeat": args.repeat,
         "cpus": os.cpu_count(),
         "argv": sys.argv[1:] if argv is None else argv,
     }

@@ -42,13 +42,15 @@ rate = "0.03"
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One measured number: what, on which backend, its value and unit."""
+    """One measured number: what, on which backend, its value and unit; with ``--repeat``,
+    ``value`` is the median of ``runs``, each run's value (bench/repeat.py)."""
 
     workload: str
     backend: str
     metric: str
     value: float
     unit: str
+    runs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,33 @@ from bench.common import Figure
 RESULTS = Path(__file__).parent / "results"
 
 
+def _number(value: float, unit: str) -> str:
+    return f"{value:,.3f}" if unit in ("x", "s", "ms") else f"{value:,.0f}"
+
+
 def table(figures: Sequence[Figure], skipped: Sequence[tuple[str, str, str]]) -> str:
-    """Figures as an aligned text table, then the skipped workloads and why."""
-    rows = [("workload", "backend", "metric", "value", "unit")]
+    """Figures as an aligned text table, then the skipped workloads and why; figures of
+    repeated runs (``--repeat``) show their median and the range of the runs."""
+    repeated = any(f.runs for f in figures)
+    rows = [["workload", "backend", "metric", "median" if repeated else "value", "unit"]]
+    if repeated:
+        rows[0].append("runs: min-max")
     for f in figures:
-        value = f"{f.value:,.3f}" if f.unit in ("x", "s", "ms") else f"{f.value:,.0f}"
-        rows.append((f.workload, f.backend, f.metric, value, f.unit))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        row = [f.workload, f.backend, f.metric, _number(f.value, f.unit), f.unit]
+        if repeated:
+            low, high = (
+                _number(v, f.unit)
+                for v in (min(f.runs, default=f.value), max(f.runs, default=f.value))
+            )
+            row.append(f"{len(f.runs) or 1}: {low}-{high}")
+        rows.append(row)
+    columns = len(rows[0])
+    widths = [max(len(r[i]) for r in rows) for i in range(columns)]
     lines = [
         "  ".join(
             c.rjust(w) if i == 3 else c.ljust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        ).rstrip()
         for r in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
