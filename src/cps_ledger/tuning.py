@@ -10,8 +10,9 @@ nothing but a little latency in freeing cycles.
 On PostgreSQL and SQLite, ingest writes from a second thread (services/ingest_pipeline.py,
 services/ingest_sqlite.py), which waits for the database a score of times per batch (a
 dozen on SQLite) and then for the GIL, held by the thread deciding the next batch until
-the switch interval (5 ms by default) runs out: up to a tenth of a second per batch. Inside bulk work the interval is
-:data:`~cps_ledger.limits.BULK_SWITCH_INTERVAL_S` (finding 28).
+the switch interval (5 ms by default) runs out: up to a tenth of a second per batch.
+Inside bulk work the interval is :data:`~cps_ledger.limits.BULK_SWITCH_INTERVAL_S`
+(finding 28).
 
 The settings are process-wide, so a library call never changes them on its own: the CLI's
 bulk commands and the ingest workers use :func:`bulk_work`, and so can a batch script.

@@ -144,9 +144,8 @@ def can_overlap(engine: Engine) -> bool:
 
     PostgreSQL only (SQLite has a pipeline of its own, services/ingest_sqlite.py): MariaDB's
     driver formats rows in Python as it sends them, so a writer thread would only contend
-    for the GIL. And only
-    with room for two connections: a pool of one would make the second batch wait for a
-    connection the first holds until the pool's timeout.
+    for the GIL. And only with room for two connections: a pool of one would make the
+    second batch wait for a connection the first holds until the pool's timeout.
     """
     if engine.dialect.name != "postgresql":
         return False
