@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cps_ledger.services.books import BookApplied
     from cps_ledger.services.ingest import Outcome, Submitted
     from cps_ledger.services.ledger import AccountBalance, Posted, TrialBalance
+    from cps_ledger.services.packed import PackedPaid
     from cps_ledger.services.payouts import PayoutResult
     from cps_ledger.services.reports import BookReport
     from cps_ledger.services.settlement import SettlementResult
@@ -191,7 +192,7 @@ class CpsLedger:
                 return
 
     def _ingest(
-        self, items: Iterable[Submitted | Outcome], *, batch_size: int
+        self, items: Iterable[Submitted | Outcome | PackedPaid], *, batch_size: int
     ) -> Iterator[Outcome]:
         from cps_ledger.services.ingest import ingest
 

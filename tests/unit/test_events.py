@@ -469,8 +469,9 @@ def test_the_schema_rejects_bad_events(obj: dict[str, Any]) -> None:
         parse_event(obj)
 
 
-@pytest.mark.parametrize("kind", sorted(good_events()))
+@pytest.mark.parametrize("kind", sorted(set(good_events()) - {"order_paid"}))
 def test_a_parsed_line_carries_the_digest_of_its_raw_object_not_the_object(kind: str) -> None:
+    # A paid order's line comes packed, digest included: tests/unit/test_packed.py.
     obj = good_events()[kind]
     item = parse_line(3, _json(obj))
     assert isinstance(item, Submitted)

@@ -219,6 +219,11 @@ def event_at(event: Event) -> datetime:
     return event.paid_at if isinstance(event, OrderPaid) else event.at
 
 
+def paid_key(order: str) -> str:
+    """The idempotency key of ``order``'s payment."""
+    return f"order:{order}:paid"
+
+
 def idempotency_key(event: Event) -> str:
     """The key under which an event is stored exactly once (DESIGN §4, §6)."""
     match event:
@@ -227,7 +232,7 @@ def idempotency_key(event: Event) -> str:
         case ShareLinkCreated():
             return f"link:{event.link}"
         case OrderPaid():
-            return f"order:{event.order}:paid"
+            return paid_key(event.order)
         case OrderCompleted():
             return f"order:{event.order}:completed"
         case OrderCancelled():

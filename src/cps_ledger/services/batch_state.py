@@ -6,7 +6,7 @@ a rejected event leaves no trace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -47,8 +47,10 @@ from cps_ledger.errors import (
     UnknownPromoterError,
     UplineError,
 )
+from cps_ledger.services import packed
 from cps_ledger.services.books import load_rules_version
 from cps_ledger.services.known_links import KnownLinks
+from cps_ledger.services.packed import PackedPaid, PaidLine, is_packed
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,11 @@ class BatchState:
 
     @classmethod
     def load(
-        cls, conn: Connection, book: Book, events: Sequence[Event], links_known: KnownLinks
+        cls,
+        conn: Connection,
+        book: Book,
+        events: Sequence[Event | PackedPaid],
+        links_known: KnownLinks,
     ) -> BatchState:
         """Load (and lock, for orders) everything ``events`` may read, one query per table
         (share links only when ``links_known`` does not hold them already)."""
@@ -120,6 +126,9 @@ class BatchState:
         order_ids: set[str] = set()
         merchants: set[str] = set()
         for e in events:
+            if is_packed(e):
+                link_ids.add(packed.link(e))  # a paid order, as below
+                continue
             match e:
                 case PromoterRegistered():
                     promoter_ids.add(e.promoter)
@@ -208,17 +217,38 @@ class BatchState:
 
     def pay_order(self, e: OrderPaid, key: str) -> UUID | None:
         """An order paid through a link: quote each line, accrue every party's share."""
-        link = self.links.get(e.link)
+        paid_lines = [
+            (ln.line, ln.merchant, ln.sku, ln.category, ln.quantity, ln.amount_minor)
+            for ln in e.lines
+        ]
+        return self._pay(e.book, e.order, e.link, e.paid_at, paid_lines, key)
+
+    def pay_packed(self, p: PackedPaid, key: str) -> UUID | None:
+        """:meth:`pay_order` for an order packed by :mod:`~cps_ledger.services.packed`."""
+        return self._pay(
+            packed.book(p), packed.order(p), packed.link(p), packed.paid_at(p), packed.lines(p), key
+        )
+
+    def _pay(  # noqa: PLR0917  (an order's fields, from a model or packed)
+        self,
+        book: str,
+        order_id: str,
+        link_id: str,
+        paid_at: datetime,
+        paid_lines: Iterable[PaidLine],
+        key: str,
+    ) -> UUID | None:
+        link = self.links.get(link_id)
         if link is None:
-            other = repo.books_of_links(self.conn, [e.link]).get(e.link)
-            if other is not None and other != e.book:
-                raise LinkOfAnotherBookError(book=e.book, link=e.link, link_book=other)
-            raise UnknownLinkError(book=e.book, link=e.link)
-        if e.paid_at < link.created_at:
+            other = repo.books_of_links(self.conn, [link_id]).get(link_id)
+            if other is not None and other != book:
+                raise LinkOfAnotherBookError(book=book, link=link_id, link_book=other)
+            raise UnknownLinkError(book=book, link=link_id)
+        if paid_at < link.created_at:
             raise OrderBeforeLinkError(
-                order=e.order,
-                link=e.link,
-                paid_at=e.paid_at.isoformat(),
+                order=order_id,
+                link=link_id,
+                paid_at=paid_at.isoformat(),
                 link_created_at=link.created_at.isoformat(),
             )
         promoter = self.promoters[link.promoter]
@@ -227,51 +257,49 @@ class BatchState:
         rules, ruleset = pricing.rules, pricing.ruleset
         weights = pricing.without_upline if promoter.upline is None else pricing.with_upline
         lines = []
-        for ln in e.lines:
+        for line, merchant, sku, category, quantity, amount_minor in paid_lines:
             ctx = LineContext(
-                book=e.book,
-                merchant=ln.merchant,
-                sku=ln.sku,
-                category=ln.category,
-                amount_minor=ln.amount_minor,
-                quantity=ln.quantity,
+                book=book,
+                merchant=merchant,
+                sku=sku,
+                category=category,
+                amount_minor=amount_minor,
+                quantity=quantity,
                 promoter=promoter.promoter,
                 tier=promoter.tier,
-                paid_at=e.paid_at,
+                paid_at=paid_at,
             )
             terms = quote_line(ruleset, ctx, weights)
             lines.append(
                 LineState(
-                    ln.line,
-                    ln.merchant,
-                    ln.sku,
-                    ln.category,
-                    ln.quantity,
-                    ln.amount_minor,
+                    line,
+                    merchant,
+                    sku,
+                    category,
+                    quantity,
+                    amount_minor,
                     terms,
                     0,
-                    shares_for(terms, ln.amount_minor),
+                    shares_for(terms, amount_minor),
                 )
             )
         order = Order(
-            e.order,
-            e.link,
+            order_id,
+            link_id,
             promoter.promoter,
             promoter.upline,
             OrderState.PAID,
             rules.version,
-            e.paid_at,
+            paid_at,
             None,
             None,
             tuple(lines),
         )
         legs = lifecycle.accrual_legs(order)
         # Checked and made rows before the order is kept: a refused entry leaves no trace.
-        entry_id = self.journal_rows.add_legs(
-            key, "order_paid", e.paid_at, legs, self.book.currency
-        )
-        self.paid[e.order] = order_rows(self.book.code, order)
-        self.new_orders.add(e.order)
+        entry_id = self.journal_rows.add_legs(key, "order_paid", paid_at, legs, self.book.currency)
+        self.paid[order_id] = order_rows(self.book.code, order)
+        self.new_orders.add(order_id)
         return entry_id
 
     def complete_order(self, e: OrderCompleted, key: str) -> UUID | None:

@@ -41,9 +41,11 @@ from cps_ledger.errors import (
     UnknownBookError,
 )
 from cps_ledger.limits import EVENTS_PER_GIL_YIELD, EVENTS_PER_TRANSACTION
+from cps_ledger.services import packed
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
 from cps_ledger.services.known_links import KnownLinks
+from cps_ledger.services.packed import PackedPaid, is_packed, pack_paid
 from cps_ledger.services.uow import UnitOfWork, transact
 from cps_ledger.tuning import yield_gil
 
@@ -107,18 +109,48 @@ class Submitted:
         return payload_digest(self.raw if self.raw is not None else payload_of(self.event)).hex()
 
 
+Pending = Submitted | PackedPaid
+"""An event still to decide: as handed in, or a paid order packed from its line."""
+
+
+def pending(chunk: Iterable[Pending | Outcome]) -> list[Pending]:
+    """The events of ``chunk`` still to decide (not the outcomes decided already)."""
+    return [item for item in chunk if not isinstance(item, Outcome)]
+
+
+def event_of(item: Pending) -> Event | PackedPaid:
+    """What :meth:`BatchState.load` reads of ``item``."""
+    return item if is_packed(item) else item.event
+
+
+def position_of(item: Pending) -> int:
+    """``item``'s position in the input."""
+    return packed.position(item) if is_packed(item) else item.position
+
+
+def book_of(item: Pending) -> str:
+    """The book ``item`` is applied to."""
+    return packed.book(item) if is_packed(item) else item.event.book
+
+
+def key_of(item: Pending) -> str:
+    """``item``'s idempotency key."""
+    return packed.key(item) if is_packed(item) else idempotency_key(item.event)
+
+
 def ingest(
     engine: Engine,
-    items: Iterable[Submitted | Outcome],
+    items: Iterable[Submitted | Outcome | PackedPaid],
     *,
     batch_size: int = EVENTS_PER_TRANSACTION,
 ) -> Iterator[Outcome]:
     """Apply events in transactions of ``batch_size``, streaming one outcome per item.
 
     ``items`` may hold outcomes already decided (a line that did not parse); they are
-    passed through in place, so outcomes come out in input order. A batch's outcomes come
-    out once it has committed, and a batch is written only when the caller has taken every
-    outcome of the one before: a caller that stops early stops every later write. On
+    passed through in place, so outcomes come out in input order; paid orders read by
+    :func:`read_lines` come packed (:mod:`cps_ledger.services.packed`). A batch's outcomes
+    come out once it has committed, and a batch is written only when the caller has taken
+    every outcome of the one before: a caller that stops early stops every later write. On
     PostgreSQL and on a SQLite file the next batch is read and decided (not written)
     while one is written (:mod:`cps_ledger.services.ingest_pipeline`,
     :mod:`cps_ledger.services.ingest_sqlite`), so memory holds two batches and a batch's
@@ -147,13 +179,13 @@ def ingest(
 
 
 def apply_chunk(
-    engine: Engine, chunk: list[Submitted | Outcome], links: KnownLinks | None = None
+    engine: Engine, chunk: Sequence[Pending | Outcome], links: KnownLinks | None = None
 ) -> list[Outcome]:
     """Apply one batch in one transaction; already-decided outcomes pass through in place.
 
     ``links``: the share links the caller's earlier batches read (none by default).
     """
-    batch = [item for item in chunk if isinstance(item, Submitted)]
+    batch = pending(chunk)
     known = KnownLinks() if links is None else links
 
     def work(uow: UnitOfWork) -> list[Outcome]:
@@ -163,7 +195,7 @@ def apply_chunk(
     return [item if isinstance(item, Outcome) else next(done) for item in chunk]
 
 
-def _apply(uow: UnitOfWork, batch: Sequence[Submitted], links: KnownLinks) -> list[Outcome]:
+def _apply(uow: UnitOfWork, batch: Sequence[Pending], links: KnownLinks) -> list[Outcome]:
     """Apply ``batch`` and commit; the outcomes come back in ``batch`` order."""
     decided = decide(uow, batch, links)
     decided.write()
@@ -186,14 +218,14 @@ class Decided:
             journal.write(state.journal_rows)
 
 
-def decide(uow: UnitOfWork, batch: Sequence[Submitted], links: KnownLinks) -> Decided:
+def decide(uow: UnitOfWork, batch: Sequence[Pending], links: KnownLinks) -> Decided:
     """Read what ``batch`` touches (locking its orders) and apply it in memory, book by
     book; nothing is written yet. The outcomes come back in ``batch`` order. ``links``
     holds the share links already read, and takes those read now."""
     plan_each_statement(uow.conn)
     by_book: dict[str, list[int]] = {}
     for index, item in enumerate(batch):
-        by_book.setdefault(item.event.book, []).append(index)
+        by_book.setdefault(book_of(item), []).append(index)
     outcomes: list[Outcome | None] = [None] * len(batch)
     writes: list[tuple[BatchState, Journal]] = []
     for book_code, indexes in by_book.items():
@@ -206,54 +238,60 @@ def decide(uow: UnitOfWork, batch: Sequence[Submitted], links: KnownLinks) -> De
 def _decide_book(
     uow: UnitOfWork,
     book_code: str,
-    items: Sequence[Submitted],
+    items: Sequence[Pending],
     writes: list[tuple[BatchState, Journal]],
     links: KnownLinks,
 ) -> list[Outcome]:
     # Keys in a list of their own, not paired with their items: a thousand pairs would live
     # through the batch into the collector's old generation (finding 34).
-    keys = [idempotency_key(item.event) for item in items]
+    keys = [key_of(item) for item in items]
     try:
         book = load_book(uow.conn, book_code)
     except UnknownBookError as exc:
         return [
-            Outcome(item.position, key, Status.REJECTED, exc)
+            Outcome(position_of(item), key, Status.REJECTED, exc)
             for item, key in zip(items, keys, strict=True)
         ]
     journal = Journal(uow.conn, book_code)
     # Lock the touched orders before reading the keys: a concurrent batch that completed the
     # same order has then committed its key too, and this one sees a replay, not a refusal.
-    state = BatchState.load(uow.conn, book, [item.event for item in items], links)
+    state = BatchState.load(uow.conn, book, [event_of(item) for item in items], links)
     stored = journal.stored_keys(keys)
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
     outcomes: list[Outcome] = []
     for done, (item, key) in enumerate(zip(items, keys, strict=True), start=1):
         if done % EVENTS_PER_GIL_YIELD == 0:
             yield_gil()  # the writer thread may be back from the server (finding 33)
-        digest = item.payload_digest()
+        if is_packed(item):
+            position, digest = packed.position(item), packed.digest(item)
+        else:
+            position, digest = item.position, item.payload_digest()
         original = stored[key].digest if key in stored else accepted.get(key)
         if original is not None:
             if original == digest:
-                outcomes.append(Outcome(item.position, key, Status.REPLAYED))
+                outcomes.append(Outcome(position, key, Status.REPLAYED))
             else:
                 conflict = IdempotencyConflictError(book=book_code, key=key)
-                outcomes.append(Outcome(item.position, key, Status.REJECTED, conflict))
+                outcomes.append(Outcome(position, key, Status.REJECTED, conflict))
             continue
         try:
-            entry_id = _handle(state, item.event, key)
+            if is_packed(item):
+                entry_id = state.pay_packed(item, key)
+            else:
+                entry_id = _handle(state, item.event, key)
         except BadInputError as exc:
-            outcomes.append(Outcome(item.position, key, Status.REJECTED, exc))
+            outcomes.append(Outcome(position, key, Status.REJECTED, exc))
             continue
         accepted[key] = digest
         state.journal_rows.add_key(key, digest, _result_json(entry_id))
-        outcomes.append(Outcome(item.position, key, Status.APPLIED))
+        outcomes.append(Outcome(position, key, Status.APPLIED))
     writes.append((state, journal))
     return outcomes
 
 
-def parse_line(number: int, line: str | bytes) -> Submitted | Outcome | None:
-    """One JSON line: the event to apply, a rejection (not UTF-8, not an event), or None
-    for a blank line, which is skipped but keeps its number."""
+def parse_line(number: int, line: str | bytes) -> Pending | Outcome | None:
+    """One JSON line: the event to apply (a paid order packed), a rejection (not UTF-8,
+    not an event), or None for a blank line, which is skipped but keeps its number."""
     try:
         text = line.decode("utf-8") if isinstance(line, bytes) else line
     except UnicodeDecodeError as exc:
@@ -268,10 +306,12 @@ def parse_line(number: int, line: str | bytes) -> Submitted | Outcome | None:
         event, digest = parse_event_line_digest(text)
     except BadInputError as exc:
         return Outcome(number, None, Status.REJECTED, exc)
+    if isinstance(event, OrderPaid):
+        return pack_paid(number, event, digest.hex())  # most lines: kept untracked
     return Submitted(number, event, digest=digest.hex())
 
 
-def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Submitted | Outcome]:
+def read_lines(lines: Iterable[tuple[int, str | bytes]]) -> Iterator[Pending | Outcome]:
     """Numbered JSON lines as what :func:`ingest` takes, blank lines left out."""
     for number, line in lines:
         if (item := parse_line(number, line)) is not None:

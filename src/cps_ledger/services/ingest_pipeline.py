@@ -42,15 +42,16 @@ from cps_ledger.domain.events import (
     PromoterRegistered,
     Refund,
     ShareLinkCreated,
-    idempotency_key,
 )
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
-from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
+from cps_ledger.services import packed
+from cps_ledger.services.ingest import Outcome, Pending, apply_chunk, decide, key_of, pending
 from cps_ledger.services.known_links import KnownLinks
+from cps_ledger.services.packed import is_packed
 from cps_ledger.services.uow import UnitOfWork
 from cps_ledger.tuning import writing
 
-Chunk = list[Submitted | Outcome]
+Chunk = list[Pending | Outcome]
 CONNECTIONS_PER_INGEST: Final = 2
 
 
@@ -74,7 +75,7 @@ class Footprint:
     receivables: bool  # a merchant payment: reads balances, which every batch writes
 
     @classmethod
-    def of(cls, batch: Sequence[Submitted]) -> Footprint:
+    def of(cls, batch: Sequence[Pending]) -> Footprint:
         """The footprint of ``batch``."""
         orders: set[str] = set()
         links_read: set[str] = set()
@@ -83,6 +84,10 @@ class Footprint:
         promoters_written: set[str] = set()
         receivables = False
         for item in batch:
+            if is_packed(item):
+                orders.add(packed.order(item))  # a paid order, as below
+                links_read.add(packed.link(item))
+                continue
             match event := item.event:
                 case OrderPaid():
                     orders.add(event.order)
@@ -101,7 +106,7 @@ class Footprint:
                 case MerchantPayment():
                     receivables = True
         return cls(
-            frozenset(idempotency_key(item.event) for item in batch),
+            frozenset(key_of(item) for item in batch),
             frozenset(orders),
             frozenset(links_read),
             frozenset(links_written),
@@ -178,7 +183,7 @@ def ingest_overlapped(
     writing: _Writing | None = None
     try:
         for chunk in chunks:
-            batch = [item for item in chunk if isinstance(item, Submitted)]
+            batch = pending(chunk)
             footprint = Footprint.of(batch)
             if writing is not None and writing.batch.footprint.must_precede(footprint):
                 yield from writing.finish(engine, links)
@@ -238,7 +243,7 @@ class _Writing:
 def _decide(
     engine: Engine,
     chunk: Chunk,
-    batch: Sequence[Submitted],
+    batch: Sequence[Pending],
     footprint: Footprint,
     links: KnownLinks,
 ) -> _Batch | None:

@@ -43,7 +43,7 @@ from cps_ledger.adapters.bulk import Deferred, deferred, driver_connection
 from cps_ledger.adapters.journal import give_opened, remember_committed, take_opened
 from cps_ledger.adapters.json_rows import SQLITE_JSON_MIN
 from cps_ledger.limits import INGEST_CHECKPOINT_PAGES
-from cps_ledger.services.ingest import Outcome, Submitted, apply_chunk, decide
+from cps_ledger.services.ingest import Outcome, Pending, apply_chunk, decide, pending
 from cps_ledger.services.ingest_pipeline import Chunk, Footprint, in_place, room_for_two
 from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.uow import UnitOfWork
@@ -221,7 +221,7 @@ def ingest_sqlite_overlapped(
     # commit can have come since that the next write's check would not see
     try:
         for chunk in chunks:
-            batch = [item for item in chunk if isinstance(item, Submitted)]
+            batch = pending(chunk)
             footprint = Footprint.of(batch)
             # A chunk of rejected lines only: its outcomes come in their place, after those
             # of the batch before.
@@ -278,7 +278,7 @@ def _finish(
 def _decide(
     engine: Engine,
     chunk: Chunk,
-    batch: Sequence[Submitted],
+    batch: Sequence[Pending],
     footprint: Footprint,
     links: KnownLinks,
 ) -> _Decided | None:
