@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,7 +14,10 @@ from sqlalchemy import String
 from cps_ledger.adapters.order_rows import (
     EXPLANATION_STORED_MAX,
     LINES,
+    ORDERS,
+    line_rows,
     order_of_rows,
+    order_row,
     order_rows,
 )
 from cps_ledger.domain.commission import LineTerms, Shares
@@ -76,3 +80,21 @@ def test_an_orders_rows_give_back_the_order_a_later_batch_would_load(
     assert rebuilt.paid_at.tzinfo == UTC
     assert [str(ln.terms.rate) for ln in rebuilt.lines] == [str(rate)] * 2  # as written
     assert order_rows("b1", rebuilt) == order_rows("b1", order)
+
+
+def test_an_orders_rows_are_the_tables_rows_and_untracked_by_the_first_collection() -> None:
+    order = _order(Decimal("0.2"), "sku-hot 20%", datetime(2026, 11, 11, tzinfo=UTC), upline="p0")
+    gc.disable()  # nothing collects between the rows' making and the collection below
+    try:
+        stored = order_rows("b1", order)
+        gc.collect(0)
+        # A tuple of tuples would still be tracked here, and live on into the generations
+        # whose growth brings full collections (docs/performance.md, finding 41).
+        assert not gc.is_tracked(stored)
+    finally:
+        gc.enable()
+    row, lines = order_row(stored), line_rows(stored)
+    assert len(row) == len(ORDERS.columns)
+    assert row[:5] == ("b1", "o1", "L1", "p1", "p0")
+    assert [len(line) for line in lines] == [len(LINES.columns)] * 2
+    assert [line[2] for line in lines] == ["1", "2"]  # each line's id, in order

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, Row, select
 
 from cps_ledger.adapters.bulk import insert_rows, stored_utc
 from cps_ledger.adapters.cps_tables import (
@@ -19,7 +19,15 @@ from cps_ledger.adapters.cps_tables import (
 )
 from cps_ledger.adapters.dialect import id_filters
 from cps_ledger.adapters.keyed_rows import update_rows
-from cps_ledger.adapters.order_rows import StoredOrder, line_state, order_of, totals, utc_or_none
+from cps_ledger.adapters.order_rows import (
+    StoredOrder,
+    line_rows,
+    line_state,
+    order_of,
+    order_row,
+    totals,
+    utc_or_none,
+)
 from cps_ledger.adapters.tables import AccountRow, table
 from cps_ledger.domain.orders import LineState, Order, RefundedLine
 
@@ -70,14 +78,33 @@ _LINK_COLUMNS: Final = (
 
 def load_promoters(conn: Connection, book: str, ids: Iterable[str]) -> dict[str, Promoter]:
     """The registered promoters among ``ids``."""
-    found: dict[str, Promoter] = {}
+    # The columns in the record's field order, built by position.
+    return {r[0]: Promoter(*r) for r in _promoter_rows(conn, book, ids, _PROMOTER_COLUMNS)}
+
+
+PromoterTerms = tuple[str | None, str | None]
+"""What an order paid through a promoter's link snapshots of the promoter: upline, tier."""
+
+
+def load_promoter_terms(
+    conn: Connection, book: str, ids: Iterable[str]
+) -> dict[str, PromoterTerms]:
+    """The upline and tier of each registered promoter among ``ids``.
+
+    For ingest, which loads the owner of every link a batch pays through and keeps them
+    until the batch is decided: a plain tuple of strings, unlike a :class:`Promoter`, is
+    not tracked by the collector past its first collection (finding 41).
+    """
+    columns = (PROMOTERS.c.promoter, PROMOTERS.c.upline, PROMOTERS.c.tier)
+    return {r[0]: (r[1], r[2]) for r in _promoter_rows(conn, book, ids, columns)}
+
+
+def _promoter_rows(
+    conn: Connection, book: str, ids: Iterable[str], columns: Sequence[ColumnElement[Any]]
+) -> Iterator[Row[Any]]:
     for among in id_filters(conn, PROMOTERS.c.promoter, ids):
-        # The columns in the record's field order, built by position: every order of a
-        # batch brings its link's owner and upline here.
-        query = select(*_PROMOTER_COLUMNS).where(PROMOTERS.c.book == book, among)
-        for r in conn.execute(query).tuples().all():
-            found[r[0]] = Promoter(*r)
-    return found
+        query = select(*columns).where(PROMOTERS.c.book == book, among)
+        yield from conn.execute(query).all()
 
 
 def lock_promoter(conn: Connection, book: str, promoter: str) -> Promoter | None:
@@ -165,8 +192,8 @@ def insert_links(conn: Connection, book: str, links: Sequence[ShareLink]) -> Non
 def insert_orders(conn: Connection, orders: Sequence[StoredOrder]) -> None:
     """Store new orders and their lines (see :func:`order_rows`): one bulk statement per
     table."""
-    insert_rows(conn, ORDERS, [row for row, _ in orders])
-    insert_rows(conn, LINES, [line for _, lines in orders for line in lines])
+    insert_rows(conn, ORDERS, [order_row(stored) for stored in orders])
+    insert_rows(conn, LINES, [line for stored in orders for line in line_rows(stored)])
 
 
 def update_orders(

@@ -1,9 +1,11 @@
 """Orders and their lines as table rows, both ways: as stored and as loaded.
 
-An ingest batch turns each order it pays into its rows at once and keeps only those (tuples
-of strings and numbers, which the collector stops tracking) until the write: kept as
-:class:`Order` objects, an order and its lines' states, terms and shares lived through the
-batch's young collections into the old generation (docs/performance.md, finding 34). An
+An ingest batch turns each order it pays into its rows at once and keeps only those until
+the write: kept as :class:`Order` objects, an order and its lines' states, terms and shares
+lived through the batch's young collections into the old generation (docs/performance.md,
+finding 34). The rows are one flat tuple of strings and numbers, which the collector stops
+tracking at the first collection that sees it; a tuple of tuples is untracked only once its
+items are, often a collection later and by then in an older generation (finding 41). An
 event later in the same batch that touches the order gets it back with
 :func:`order_of_rows`, exactly as a later batch would load it.
 """
@@ -26,11 +28,14 @@ from cps_ledger.domain.orders import LineState, Order, OrderState
 from cps_ledger.domain.splits import SplitWeights
 
 Row = tuple[Any, ...]
-StoredOrder = tuple[Row, tuple[Row, ...]]
-"""An order's row and its lines' rows, in the tables' column order, as inserted."""
+StoredOrder = tuple[Any, ...]
+"""An order's row then each of its lines' rows, in the tables' column order, as inserted,
+in one tuple (:func:`order_row` and :func:`line_rows` take them apart)."""
 
 ORDERS = table(OrderRow)
 LINES = table(OrderLineRow)
+_ORDER_WIDTH: Final = len(ORDERS.columns)
+_LINE_WIDTH: Final = len(LINES.columns)
 
 
 def _positions(t: Table, *names: str) -> frozenset[int]:
@@ -90,7 +95,7 @@ def _line_row(book: str, o: Order, ln: LineState) -> Row:
 
 def order_rows(book: str, o: Order) -> StoredOrder:
     """``o``'s row and its lines' rows, as inserted."""
-    row = (
+    rows = [
         book,
         o.order,
         o.link,
@@ -104,10 +109,20 @@ def order_rows(book: str, o: Order) -> StoredOrder:
         o.promoter_settled,
         o.upline_settled,
         *totals(o),
-    )
-    # The lines' tuple made after its rows (not from a generator, which makes it first):
-    # the collector untracks a tuple whose items it has untracked, in creation order.
-    return row, tuple([_line_row(book, o, ln) for ln in o.lines])
+    ]
+    for ln in o.lines:
+        rows += _line_row(book, o, ln)
+    return tuple(rows)
+
+
+def order_row(stored: StoredOrder) -> Row:
+    """The order's row, from ``stored``."""
+    return stored[:_ORDER_WIDTH]
+
+
+def line_rows(stored: StoredOrder) -> list[Row]:
+    """The rows of the order's lines, from ``stored``."""
+    return [stored[i : i + _LINE_WIDTH] for i in range(_ORDER_WIDTH, len(stored), _LINE_WIDTH)]
 
 
 def line_state(r: Sequence[Any]) -> LineState:
@@ -182,9 +197,9 @@ def order_of_rows(stored: StoredOrder) -> Order:
     """The order that ``stored`` holds, as a later batch would load it after the insert:
     times read back as aware UTC, rates as ``Decimal``, the explanation as the table keeps
     it."""
-    row, line_rows = stored
-    loaded = [loaded_utc(v) if i in _TIMES else v for i, v in enumerate(row)]
+    loaded = [loaded_utc(v) if i in _TIMES else v for i, v in enumerate(order_row(stored))]
     lines = [
-        line_state([Decimal(v) if i in _RATES else v for i, v in enumerate(r)]) for r in line_rows
+        line_state([Decimal(v) if i in _RATES else v for i, v in enumerate(r)])
+        for r in line_rows(stored)
     ]
     return order_of(loaded, lines)

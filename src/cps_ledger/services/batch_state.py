@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import URL
 
 from cps_ledger.adapters import cps_repo as repo
-from cps_ledger.adapters.cps_repo import Promoter, ShareLink
+from cps_ledger.adapters.cps_repo import Promoter, PromoterTerms, ShareLink
 from cps_ledger.adapters.journal import Journal
 from cps_ledger.adapters.journal_rows import JournalRows
 from cps_ledger.adapters.order_rows import StoredOrder, order_of_rows, order_rows
@@ -92,7 +92,7 @@ class BatchState:
 
     conn: Connection
     book: Book
-    promoters: dict[str, Promoter]
+    promoters: dict[str, PromoterTerms]
     links: dict[str, ShareLink]
     orders: dict[str, Order]
     receivables: dict[str, int]
@@ -147,11 +147,10 @@ class BatchState:
                     merchants.add(e.merchant)
         links = links_known.load(conn, book.code, link_ids)
         promoter_ids |= {link.promoter for link in links.values()}
-        promoters = repo.load_promoters(conn, book.code, promoter_ids)
+        promoters = repo.load_promoter_terms(conn, book.code, promoter_ids)
         # Uplines of link owners: the upline is snapshotted on every order paid.
-        promoters |= repo.load_promoters(
-            conn, book.code, {p.upline for p in promoters.values() if p.upline} - set(promoters)
-        )
+        uplines = {upline for upline, _ in promoters.values() if upline} - set(promoters)
+        promoters |= repo.load_promoter_terms(conn, book.code, uplines)
         orders = repo.load_orders(conn, book.code, order_ids, lock=True)
         accounts = sorted(merchant_receivable(m, estimated=False) for m in merchants)
         repo.lock_accounts(conn, book.code, accounts)
@@ -203,9 +202,8 @@ class BatchState:
                     upline=e.upline,
                     reason="is not a registered promoter",
                 )
-        promoter = Promoter(e.promoter, e.upline, e.tier, e.at)
-        self.promoters[e.promoter] = promoter
-        self.new_promoters.append(promoter)
+        self.promoters[e.promoter] = (e.upline, e.tier)
+        self.new_promoters.append(Promoter(e.promoter, e.upline, e.tier, e.at))
 
     def create_link(self, e: ShareLinkCreated) -> None:
         """A promoter creates a share link."""
@@ -251,11 +249,12 @@ class BatchState:
                 paid_at=paid_at.isoformat(),
                 link_created_at=link.created_at.isoformat(),
             )
-        promoter = self.promoters[link.promoter]
+        promoter = link.promoter
+        upline, tier = self.promoters[promoter]
         if (pricing := self._pricing) is None:
             pricing = self._pricing = _pricing(self.conn, self.book)
         rules, ruleset = pricing.rules, pricing.ruleset
-        weights = pricing.without_upline if promoter.upline is None else pricing.with_upline
+        weights = pricing.without_upline if upline is None else pricing.with_upline
         lines = []
         for line, merchant, sku, category, quantity, amount_minor in paid_lines:
             ctx = LineContext(
@@ -265,8 +264,8 @@ class BatchState:
                 category=category,
                 amount_minor=amount_minor,
                 quantity=quantity,
-                promoter=promoter.promoter,
-                tier=promoter.tier,
+                promoter=promoter,
+                tier=tier,
                 paid_at=paid_at,
             )
             terms = quote_line(ruleset, ctx, weights)
@@ -286,8 +285,8 @@ class BatchState:
         order = Order(
             order_id,
             link_id,
-            promoter.promoter,
-            promoter.upline,
+            promoter,
+            upline,
             OrderState.PAID,
             rules.version,
             paid_at,

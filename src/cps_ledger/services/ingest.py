@@ -109,6 +109,25 @@ class Submitted:
         return payload_digest(self.raw if self.raw is not None else payload_of(self.event)).hex()
 
 
+Applied = tuple[int, str]
+"""An event applied, as a decided batch keeps it until its commit: position and key.
+
+An :class:`Outcome` per event, made as the batch is decided and handed out after its
+commit, lived through the batch into the collector's old generation (0.9 objects promoted
+per order); a tuple of a number and a string is untracked at the first collection. The
+outcome is made when it is handed out (:func:`outcome_of`).
+"""
+Verdict = Outcome | Applied
+"""What a decided batch keeps of each event until its commit."""
+
+
+def outcome_of(verdict: Verdict) -> Outcome:
+    """The outcome to hand out for ``verdict``."""
+    if isinstance(verdict, tuple):
+        return Outcome(verdict[0], verdict[1], Status.APPLIED)
+    return verdict
+
+
 Pending = Submitted | PackedPaid
 """An event still to decide: as handed in, or a paid order packed from its line."""
 
@@ -200,7 +219,7 @@ def _apply(uow: UnitOfWork, batch: Sequence[Pending], links: KnownLinks) -> list
     decided = decide(uow, batch, links)
     decided.write()
     uow.commit()
-    return decided.outcomes
+    return [outcome_of(verdict) for verdict in decided.outcomes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +227,7 @@ class Decided:
     """A batch checked and applied in memory, its transaction open: the outcomes, and the
     writes that make them true once committed."""
 
-    outcomes: list[Outcome]
+    outcomes: list[Verdict]
     writes: list[tuple[BatchState, Journal]]
 
     def write(self) -> None:
@@ -226,7 +245,7 @@ def decide(uow: UnitOfWork, batch: Sequence[Pending], links: KnownLinks) -> Deci
     by_book: dict[str, list[int]] = {}
     for index, item in enumerate(batch):
         by_book.setdefault(book_of(item), []).append(index)
-    outcomes: list[Outcome | None] = [None] * len(batch)
+    outcomes: list[Verdict | None] = [None] * len(batch)
     writes: list[tuple[BatchState, Journal]] = []
     for book_code, indexes in by_book.items():
         decided = _decide_book(uow, book_code, [batch[i] for i in indexes], writes, links)
@@ -241,7 +260,7 @@ def _decide_book(
     items: Sequence[Pending],
     writes: list[tuple[BatchState, Journal]],
     links: KnownLinks,
-) -> list[Outcome]:
+) -> list[Verdict]:
     # Keys in a list of their own, not paired with their items: a thousand pairs would live
     # through the batch into the collector's old generation (finding 34).
     keys = [key_of(item) for item in items]
@@ -258,7 +277,7 @@ def _decide_book(
     state = BatchState.load(uow.conn, book, [event_of(item) for item in items], links)
     stored = journal.stored_keys(keys)
     accepted: dict[str, str] = {}  # key -> digest, for keys first used in this batch
-    outcomes: list[Outcome] = []
+    outcomes: list[Verdict] = []
     for done, (item, key) in enumerate(zip(items, keys, strict=True), start=1):
         if done % EVENTS_PER_GIL_YIELD == 0:
             yield_gil()  # the writer thread may be back from the server (finding 33)
@@ -284,7 +303,7 @@ def _decide_book(
             continue
         accepted[key] = digest
         state.journal_rows.add_key(key, digest, _result_json(entry_id))
-        outcomes.append(Outcome(position, key, Status.APPLIED))
+        outcomes.append((position, key))
     writes.append((state, journal))
     return outcomes
 

@@ -45,7 +45,16 @@ from cps_ledger.domain.events import (
 )
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
 from cps_ledger.services import packed
-from cps_ledger.services.ingest import Outcome, Pending, apply_chunk, decide, key_of, pending
+from cps_ledger.services.ingest import (
+    Outcome,
+    Pending,
+    Verdict,
+    apply_chunk,
+    decide,
+    key_of,
+    outcome_of,
+    pending,
+)
 from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.packed import is_packed
 from cps_ledger.services.uow import UnitOfWork
@@ -133,7 +142,7 @@ class _Batch:
 
     chunk: Chunk
     uow: UnitOfWork
-    decided: list[Outcome]
+    decided: list[Verdict]
     footprint: Footprint
     writes: Deferred
 
@@ -166,11 +175,11 @@ def room_for_two(pool: QueuePool) -> bool:
     return overflow < 0 or pool.size() + overflow >= CONNECTIONS_PER_INGEST
 
 
-def in_place(chunk: Chunk, decided: Sequence[Outcome]) -> list[Outcome]:
+def in_place(chunk: Chunk, decided: Sequence[Verdict]) -> list[Outcome]:
     """The chunk's outcomes in input order: those decided before (lines that did not
     parse) where they stand, ``decided`` (in batch order) in the places of the events."""
     done = iter(decided)
-    return [item if isinstance(item, Outcome) else next(done) for item in chunk]
+    return [item if isinstance(item, Outcome) else outcome_of(next(done)) for item in chunk]
 
 
 def ingest_overlapped(
