@@ -1,6 +1,7 @@
-"""Lines ingested with their paid orders packed give exactly what the same events handed in
-as pydantic models give: outcomes, balances and order rows, on every backend and whatever
-the batch size (services/packed.py)."""
+"""Paid orders packed give exactly what the same orders applied as pydantic models give:
+outcomes, balances and order rows, on every backend and whatever the batch size
+(services/packed.py). ``ingest`` packs every paid order; ``apply_chunk`` applies a batch as
+it is given, so it is the reference here, one batch after the other."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from cps_ledger.api import CpsLedger
 from cps_ledger.domain.events import parse_event
 from cps_ledger.services import packed
 from cps_ledger.services.audit import audit
-from cps_ledger.services.ingest import Outcome, Status, Submitted, ingest, parse_line
+from cps_ledger.services.ingest import (
+    Outcome,
+    Status,
+    Submitted,
+    apply_chunk,
+    ingest,
+    parse_line,
+)
 from tests.integration.test_ingest_pipeline import books, full_stream, orders
 from tests.integration.test_parallel_ingest import summary
 from tests.support.books import make_book
@@ -43,10 +51,18 @@ def test_packed_orders_give_the_outcomes_and_books_of_the_same_orders_as_models(
     one, two = make_book(engine, code + "a"), make_book(engine, code + "b")
     models = as_models(full_stream(one, seed))
     assert any(isinstance(m, Submitted) and m.event.type == "order_paid" for m in models)
-    reference = list(ingest(engine, models, batch_size=batch_size))
+    reference: list[Outcome] = []
+    for start in range(0, len(models), batch_size):
+        reference += apply_chunk(engine, models[start : start + batch_size])
     lines = full_stream(two, seed)
     assert any(packed.is_packed(parse_line(1, line)) for line in lines)
     from_lines = list(CpsLedger(engine).ingest_lines(lines, batch_size=batch_size))
+    # And models handed to ingest(), packed as they join their batch, into a third book.
+    three = make_book(engine, code + "c")
+    from_models = list(ingest(engine, as_models(full_stream(three, seed)), batch_size=batch_size))
+    assert summary(from_models) == summary(reference)
+    assert books(engine, three) == [(a.replace(one, three), b) for a, b in books(engine, one)]
+    assert orders(engine, three) == orders(engine, one)
 
     assert summary(from_lines) == summary(reference)
     assert [o.key for o in from_lines] == [

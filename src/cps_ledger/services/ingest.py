@@ -166,8 +166,8 @@ def ingest(
     """Apply events in transactions of ``batch_size``, streaming one outcome per item.
 
     ``items`` may hold outcomes already decided (a line that did not parse); they are
-    passed through in place, so outcomes come out in input order; paid orders read by
-    :func:`read_lines` come packed (:mod:`cps_ledger.services.packed`). A batch's outcomes
+    passed through in place, so outcomes come out in input order. Each paid order is
+    packed as it joins its batch (:mod:`cps_ledger.services.packed`). A batch's outcomes
     come out once it has committed, and a batch is written only when the caller has taken
     every outcome of the one before: a caller that stops early stops every later write. On
     PostgreSQL and on a SQLite file the next batch is read and decided (not written)
@@ -177,7 +177,7 @@ def ingest(
     elsewhere a batch is read only when the caller has taken every outcome of the one
     before.
     """
-    it = iter(items)
+    it = map(_packed, items)
     chunks = iter(lambda: list(islice(it, batch_size)), [])
     # Imported here: the pipeline module builds on this one.
     from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
@@ -195,6 +195,14 @@ def ingest(
         return
     for chunk in chunks:
         yield from apply_chunk(engine, chunk, links)
+
+
+def _packed(item: Pending | Outcome) -> Pending | Outcome:
+    # A paid order handed in as a model is packed as it joins its batch, as a line's is when
+    # parsed: the model and its Submitted, if the caller keeps neither, then die young.
+    if isinstance(item, Submitted) and isinstance(item.event, OrderPaid):
+        return pack_paid(item.position, item.event, item.payload_digest())
+    return item
 
 
 def apply_chunk(

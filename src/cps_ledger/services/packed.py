@@ -15,8 +15,8 @@ an older generation. So the order is one tuple, nothing nested:
      line, merchant, sku, category, quantity, amount_minor,   # first line
      line, merchant, ...)                                      # each further line
 
-Only lines read by ingest are packed (:func:`~cps_ledger.services.ingest.parse_line`); an
-event handed to ``ingest`` as a model is applied as it is.
+A line is packed when it is parsed (:func:`~cps_ledger.services.ingest.parse_line`), a
+model handed to ``ingest`` as it joins its batch; ``apply_chunk`` applies either form.
 """
 
 from __future__ import annotations
