@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from itertools import islice
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Engine
@@ -28,12 +26,8 @@ from cps_ledger.domain.events import (
     PromoterRegistered,
     Refund,
     ShareLinkCreated,
-    idempotency_key,
     parse_event_line_digest,
-    payload_digest,
-    payload_of,
 )
-from cps_ledger.domain.records import quick_init
 from cps_ledger.errors import (
     BadInputError,
     IdempotencyConflictError,
@@ -44,117 +38,36 @@ from cps_ledger.limits import EVENTS_PER_GIL_YIELD, EVENTS_PER_TRANSACTION
 from cps_ledger.services import packed
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
+from cps_ledger.services.ingest_items import (
+    Outcome,
+    Pending,
+    Status,
+    Submitted,
+    Verdict,
+    book_of,
+    event_of,
+    key_of,
+    outcome_of,
+    packed_on_entry,
+    pending,
+    position_of,
+)
 from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.packed import PackedPaid, is_packed, pack_paid
 from cps_ledger.services.uow import UnitOfWork, transact
 from cps_ledger.tuning import yield_gil
 
-
-class Status(StrEnum):
-    """What happened to one event."""
-
-    APPLIED = "applied"
-    REPLAYED = "replayed"
-    REJECTED = "rejected"
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of one event: its position in the input, its key and status."""
-
-    position: int
-    key: str | None
-    status: Status
-    error: BadInputError | None = None
-
-    def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
-        # Parallel ingest pickles one per line across a pipe. The dataclass default
-        # (``fields()`` per object on both sides) cost 3.3 µs of CPU an outcome; rebuilding
-        # from the constructor's arguments costs 1.2 (finding 22).
-        return Outcome, (self.position, self.key, self.status, self.error)
-
-
-_DIGEST_CHARS = 64
-_HEX = "0123456789abcdef"
-
-
-@quick_init
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    """An event handed to ingest: its position (e.g. line number) and raw JSON, if any.
-
-    ``digest`` is the hex SHA-256 of the payload (:func:`payload_digest`), for a caller that
-    computed it already; when given, ``raw`` is not read and need not be kept.
-    """
-
-    position: int
-    event: Event
-    raw: dict[str, Any] | None = None
-    digest: str | None = None
-
-    def __post_init__(self) -> None:
-        # A digest that no payload can have would store a key no replay ever matches.
-        digest = self.digest
-        if digest is not None and (len(digest) != _DIGEST_CHARS or digest.strip(_HEX) != ""):
-            raise InvalidEventError(
-                f"digest: must be {_DIGEST_CHARS} lowercase hex characters, not {digest!r}",
-                field="digest",
-            )
-
-    def payload_digest(self) -> str:
-        """The hex digest compared on replay: given, or of ``raw``, or of the event."""
-        if self.digest is not None:
-            return self.digest
-        return payload_digest(self.raw if self.raw is not None else payload_of(self.event)).hex()
-
-
-Applied = tuple[int, str]
-"""An event applied, as a decided batch keeps it until its commit: position and key.
-
-An :class:`Outcome` per event, made as the batch is decided and handed out after its
-commit, lived through the batch into the collector's old generation (0.9 objects promoted
-per order); a tuple of a number and a string is untracked at the first collection. The
-outcome is made when it is handed out (:func:`outcome_of`).
-"""
-Verdict = Outcome | Applied
-"""What a decided batch keeps of each event until its commit."""
-
-
-def outcome_of(verdict: Verdict) -> Outcome:
-    """The outcome to hand out for ``verdict``."""
-    if isinstance(verdict, tuple):
-        return Outcome(verdict[0], verdict[1], Status.APPLIED)
-    return verdict
-
-
-Pending = Submitted | PackedPaid
-"""An event still to decide: as handed in, or a paid order packed from its line."""
-
-
-def pending(chunk: Iterable[Pending | Outcome]) -> list[Pending]:
-    """The events of ``chunk`` still to decide (not the outcomes decided already)."""
-    return [item for item in chunk if not isinstance(item, Outcome)]
-
-
-def event_of(item: Pending) -> Event | PackedPaid:
-    """What :meth:`BatchState.load` reads of ``item``."""
-    return item if is_packed(item) else item.event
-
-
-def position_of(item: Pending) -> int:
-    """``item``'s position in the input."""
-    return packed.position(item) if is_packed(item) else item.position
-
-
-def book_of(item: Pending) -> str:
-    """The book ``item`` is applied to."""
-    return packed.book(item) if is_packed(item) else item.event.book
-
-
-def key_of(item: Pending) -> str:
-    """``item``'s idempotency key."""
-    return packed.key(item) if is_packed(item) else idempotency_key(item.event)
+__all__ = [  # Outcome, Status and Submitted are defined in ingest_items and public here
+    "Decided",
+    "Outcome",
+    "Status",
+    "Submitted",
+    "apply_chunk",
+    "decide",
+    "ingest",
+    "parse_line",
+    "read_lines",
+]
 
 
 def ingest(
@@ -177,7 +90,7 @@ def ingest(
     elsewhere a batch is read only when the caller has taken every outcome of the one
     before.
     """
-    it = map(_packed, items)
+    it = map(packed_on_entry, items)
     chunks = iter(lambda: list(islice(it, batch_size)), [])
     # Imported here: the pipeline module builds on this one.
     from cps_ledger.services.ingest_pipeline import can_overlap, ingest_overlapped  # noqa: PLC0415
@@ -195,14 +108,6 @@ def ingest(
         return
     for chunk in chunks:
         yield from apply_chunk(engine, chunk, links)
-
-
-def _packed(item: Pending | Outcome) -> Pending | Outcome:
-    # A paid order handed in as a model is packed as it joins its batch, as a line's is when
-    # parsed: the model and its Submitted, if the caller keeps neither, then die young.
-    if isinstance(item, Submitted) and isinstance(item.event, OrderPaid):
-        return pack_paid(item.position, item.event, item.payload_digest())
-    return item
 
 
 def apply_chunk(

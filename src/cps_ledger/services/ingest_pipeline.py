@@ -45,16 +45,8 @@ from cps_ledger.domain.events import (
 )
 from cps_ledger.limits import WRITE_BEHIND_LOCK_WAIT_MS
 from cps_ledger.services import packed
-from cps_ledger.services.ingest import (
-    Outcome,
-    Pending,
-    Verdict,
-    apply_chunk,
-    decide,
-    key_of,
-    outcome_of,
-    pending,
-)
+from cps_ledger.services.ingest import Outcome, apply_chunk, decide
+from cps_ledger.services.ingest_items import Pending, Verdict, key_of, outcome_of, pending
 from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.packed import is_packed
 from cps_ledger.services.uow import UnitOfWork

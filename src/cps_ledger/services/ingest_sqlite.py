@@ -43,7 +43,8 @@ from cps_ledger.adapters.bulk import Deferred, deferred, driver_connection
 from cps_ledger.adapters.journal import give_opened, remember_committed, take_opened
 from cps_ledger.adapters.json_rows import SQLITE_JSON_MIN
 from cps_ledger.limits import INGEST_CHECKPOINT_PAGES
-from cps_ledger.services.ingest import Outcome, Pending, Verdict, apply_chunk, decide, pending
+from cps_ledger.services.ingest import Outcome, apply_chunk, decide
+from cps_ledger.services.ingest_items import Pending, Verdict, pending
 from cps_ledger.services.ingest_pipeline import Chunk, Footprint, in_place, room_for_two
 from cps_ledger.services.known_links import KnownLinks
 from cps_ledger.services.uow import UnitOfWork
