@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from cps_ledger.services.balances import PromoterBalances
     from cps_ledger.services.books import BookApplied
     from cps_ledger.services.ingest import Outcome, Submitted
+    from cps_ledger.services.ingest_items import Pending
     from cps_ledger.services.ledger import AccountBalance, Posted, TrialBalance
-    from cps_ledger.services.packed import PackedPaid
     from cps_ledger.services.payouts import PayoutResult
     from cps_ledger.services.reports import BookReport
     from cps_ledger.services.settlement import SettlementResult
@@ -191,9 +191,7 @@ class CpsLedger:
             if stop_at_first_rejection and outcome.status is Status.REJECTED:
                 return
 
-    def _ingest(
-        self, items: Iterable[Submitted | Outcome | PackedPaid], *, batch_size: int
-    ) -> Iterator[Outcome]:
+    def _ingest(self, items: Iterable[Pending | Outcome], *, batch_size: int) -> Iterator[Outcome]:
         from cps_ledger.services.ingest import ingest
 
         # Parse failures are kept in place so the stream stays in input order; each chunk

@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from cps_ledger.adapters.dialect import plan_each_statement
 from cps_ledger.adapters.journal import Journal
 from cps_ledger.domain.events import (
-    Event,
     MerchantPayment,
     OrderCancelled,
     OrderCompleted,
@@ -35,7 +34,6 @@ from cps_ledger.errors import (
     UnknownBookError,
 )
 from cps_ledger.limits import EVENTS_PER_GIL_YIELD, EVENTS_PER_TRANSACTION
-from cps_ledger.services import packed
 from cps_ledger.services.batch_state import BatchState
 from cps_ledger.services.books import load_book
 from cps_ledger.services.ingest_items import (
@@ -45,6 +43,7 @@ from cps_ledger.services.ingest_items import (
     Submitted,
     Verdict,
     book_of,
+    digest_of,
     event_of,
     key_of,
     outcome_of,
@@ -53,7 +52,7 @@ from cps_ledger.services.ingest_items import (
     position_of,
 )
 from cps_ledger.services.known_links import KnownLinks
-from cps_ledger.services.packed import PackedPaid, is_packed, pack_paid
+from cps_ledger.services.packed import is_packed, pack_paid
 from cps_ledger.services.uow import UnitOfWork, transact
 from cps_ledger.tuning import yield_gil
 
@@ -72,7 +71,7 @@ __all__ = [  # Outcome, Status and Submitted are defined in ingest_items and pub
 
 def ingest(
     engine: Engine,
-    items: Iterable[Submitted | Outcome | PackedPaid],
+    items: Iterable[Pending | Outcome],
     *,
     batch_size: int = EVENTS_PER_TRANSACTION,
 ) -> Iterator[Outcome]:
@@ -194,10 +193,7 @@ def _decide_book(
     for done, (item, key) in enumerate(zip(items, keys, strict=True), start=1):
         if done % EVENTS_PER_GIL_YIELD == 0:
             yield_gil()  # the writer thread may be back from the server (finding 33)
-        if is_packed(item):
-            position, digest = packed.position(item), packed.digest(item)
-        else:
-            position, digest = item.position, item.payload_digest()
+        position, digest = position_of(item), digest_of(item)
         original = stored[key].digest if key in stored else accepted.get(key)
         if original is not None:
             if original == digest:
@@ -207,10 +203,7 @@ def _decide_book(
                 outcomes.append(Outcome(position, key, Status.REJECTED, conflict))
             continue
         try:
-            if is_packed(item):
-                entry_id = state.pay_packed(item, key)
-            else:
-                entry_id = _handle(state, item.event, key)
+            entry_id = _handle(state, item, key)
         except BadInputError as exc:
             outcomes.append(Outcome(position, key, Status.REJECTED, exc))
             continue
@@ -257,8 +250,10 @@ def _result_json(entry_id: UUID | None) -> str:
     return '{"entry_id": null}' if entry_id is None else f'{{"entry_id": "{entry_id}"}}'
 
 
-def _handle(state: BatchState, event: Event, key: str) -> UUID | None:
-    match event:
+def _handle(state: BatchState, item: Pending, key: str) -> UUID | None:
+    if is_packed(item):
+        return state.pay_packed(item, key)
+    match event := item.event:
         case PromoterRegistered():
             state.register_promoter(event)
             return None

@@ -118,6 +118,11 @@ def position_of(item: Pending) -> int:
     return packed.position(item) if is_packed(item) else item.position
 
 
+def digest_of(item: Pending) -> str:
+    """The hex digest of ``item``'s payload, compared on replay."""
+    return packed.digest(item) if is_packed(item) else item.payload_digest()
+
+
 def book_of(item: Pending) -> str:
     """The book ``item`` is applied to."""
     return packed.book(item) if is_packed(item) else item.event.book
